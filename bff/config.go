@@ -1,0 +1,171 @@
+package bff
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Config is the whole BFF configuration, as read from the YAML file named by
+// -config (or BFF_CONFIG) and overridden by BFF_* environment variables. See
+// [LoadConfig]. Field comments give each key's meaning and default; the yaml
+// tags are the contract names in DESIGN.md and must never be renamed.
+//
+// Config holds input only: parsed values (URLs, keys, routes) live in the
+// [Server] that [New] returns.
+type Config struct {
+	// Listen is the address the HTTP server binds. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// MetricsListen, when set, serves /metrics on this address instead of
+	// Listen. Default "" (metrics on the main listener).
+	MetricsListen string `yaml:"metrics_listen"`
+	// PublicURL is the origin the browser uses, e.g. "https://app.example.com".
+	// The callback is PublicURL + "/bff/callback". Required.
+	PublicURL string `yaml:"public_url"`
+	// TrustedProxies lists CIDRs (or single IPs) of load balancers whose
+	// X-Forwarded-For / X-Forwarded-Proto headers are believed. Default none:
+	// the client IP is the TCP peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	OIDC      OIDCConfig      `yaml:"oidc"`
+	Session   SessionConfig   `yaml:"session"`
+	APIs      []APIConfig     `yaml:"apis"`
+	SPA       SPAConfig       `yaml:"spa"`
+	Log       LogConfig       `yaml:"log"`
+	Server    ServerConfig    `yaml:"server"`
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+
+	// Logger receives every log line. If nil, slog.Default() is used.
+	Logger *slog.Logger `yaml:"-"`
+	// HTTPClient makes every call to the provider. If nil, a client with
+	// OIDC.Timeout and a tuned transport is used.
+	HTTPClient *http.Client `yaml:"-"`
+	// Version is reported by /readyz and the version metric. Set by cmd/bff.
+	Version string `yaml:"-"`
+}
+
+// OIDCConfig describes the OpenID provider and this confidential client.
+type OIDCConfig struct {
+	// Issuer is the provider's issuer URL; discovery is fetched from
+	// Issuer + "/.well-known/openid-configuration". Required.
+	Issuer string `yaml:"issuer"`
+	// ClientID is this BFF's client ID at the provider. Required.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the client secret. Required (or ClientSecretFile).
+	ClientSecret string `yaml:"client_secret"`
+	// ClientSecretFile names a file holding the client secret.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// TokenEndpointAuthMethod is "client_secret_basic" (default) or
+	// "client_secret_post".
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	// Scopes requested at sign-in. Default ["openid", "profile", "email",
+	// "offline_access"]; "openid" is always added.
+	Scopes []string `yaml:"scopes"`
+	// AuthParams are extra authorization request parameters, e.g.
+	// {audience: orders-api}. Default none. Protocol parameters (state,
+	// nonce, code_challenge, redirect_uri, ...) cannot be overridden.
+	AuthParams map[string]string `yaml:"auth_params"`
+	// PostLogoutRedirectURL is where the provider sends the browser after
+	// logout. A path is relative to PublicURL. Default PublicURL + "/".
+	PostLogoutRedirectURL string `yaml:"post_logout_redirect_url"`
+	// RefreshSkew is how long before expiry an access token is refreshed.
+	// Default 60s.
+	RefreshSkew time.Duration `yaml:"refresh_skew"`
+	// Timeout bounds each call to the provider. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// SessionConfig describes the server-side session and its store.
+type SessionConfig struct {
+	// Store is "bolt" (default, embedded file) or "redis".
+	Store string `yaml:"store"`
+	// Path is the bolt file. Default "bff-sessions.db".
+	Path string `yaml:"path"`
+	// RedisURL is a redis:// or rediss:// URL. Required when Store is redis.
+	RedisURL string `yaml:"redis_url"`
+	// RedisURLFile names a file holding RedisURL (it may carry a password).
+	RedisURLFile string `yaml:"redis_url_file"`
+	// RedisPrefix prefixes every Redis key. Default "bff:".
+	RedisPrefix string `yaml:"redis_prefix"`
+	// IdleTimeout ends a session not used for this long. Default 2h.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// Lifetime ends a session this long after sign-in, used or not.
+	// Default 24h.
+	Lifetime time.Duration `yaml:"lifetime"`
+	// SameSite is the session cookie's SameSite: "strict" (default) or "lax".
+	SameSite string `yaml:"same_site"`
+	// EncryptionKeys are base64 32-byte AES keys. The first encrypts; all
+	// decrypt, so a new key can be prepended without signing anyone out.
+	// Required (the demo generates one).
+	EncryptionKeys []string `yaml:"encryption_keys"`
+	// EncryptionKeysFile names a file with one base64 key per line, used
+	// when EncryptionKeys is empty.
+	EncryptionKeysFile string `yaml:"encryption_keys_file"`
+}
+
+// APIConfig is one proxied API route.
+type APIConfig struct {
+	// Prefix is the path prefix the SPA calls, e.g. "/api/orders/". It must
+	// start and end with "/" and not overlap another route or /bff/.
+	Prefix string `yaml:"prefix"`
+	// Upstream is the internal API's base URL (http or https). Required.
+	Upstream string `yaml:"upstream"`
+	// StripPrefix removes Prefix before forwarding. Default false.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// Token is "user" (default: session required), "user-optional",
+	// "client" (the BFF's own client-credentials token) or "none".
+	Token string `yaml:"token"`
+	// Audience asks for a token for this audience. Default "": the sign-in
+	// access token.
+	Audience string `yaml:"audience"`
+	// Resource is the RFC 8707 resource indicator, sent when set.
+	Resource string `yaml:"resource"`
+	// Scopes asked for this API's token. Default none.
+	Scopes []string `yaml:"scopes"`
+	// Exchange is how an audience token is obtained: "refresh" (default;
+	// refresh-token grant with audience/resource/scope) or "token-exchange"
+	// (RFC 8693).
+	Exchange string `yaml:"exchange"`
+	// Methods allowed on this route. Default all.
+	Methods []string `yaml:"methods"`
+	// Timeout bounds the upstream's response headers. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// SPAConfig describes the static single-page app.
+type SPAConfig struct {
+	// Dir serves the SPA from this directory. Default "": the embedded demo.
+	Dir string `yaml:"dir"`
+	// ContentSecurityPolicy replaces the default strict policy.
+	ContentSecurityPolicy string `yaml:"content_security_policy"`
+}
+
+// LogConfig describes logging.
+type LogConfig struct {
+	// Format is "json" (default) or "text".
+	Format string `yaml:"format"`
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string `yaml:"level"`
+}
+
+// ServerConfig bounds the HTTP server.
+type ServerConfig struct {
+	// ReadHeaderTimeout default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout for keep-alive connections, default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes default 64 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ShutdownTimeout is how long SIGTERM waits for in-flight requests.
+	// Default 20s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// RateLimitConfig limits /bff/login and /bff/callback per client IP.
+type RateLimitConfig struct {
+	// LoginPerMinute is the sustained rate per IP. Default 30; 0 uses the
+	// default, a negative value disables the limit.
+	LoginPerMinute int `yaml:"login_per_minute"`
+	// Burst default 10.
+	Burst int `yaml:"burst"`
+}

@@ -1,0 +1,73 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store keeps opaque, already encrypted session blobs by store key. A store
+// key is a hash of the cookie value, never the cookie value itself.
+//
+// Find returns found=false and a nil error when the key is unknown or
+// expired; err is for system failures only (as scs.Store specifies).
+type Store interface {
+	Find(ctx context.Context, key string) (b []byte, found bool, err error)
+	Commit(ctx context.Context, key string, b []byte, expiry time.Time) error
+	Delete(ctx context.Context, key string) error
+}
+
+// Index finds sessions by an attribute (the user's subject or the provider's
+// sid) without scanning the store: a lookup costs in proportion to the
+// sessions that match. Entries may outlive their session; [Manager] checks
+// each key it gets back and removes stale ones.
+type Index interface {
+	// IndexAdd records key under (kind, value) until expiry.
+	IndexAdd(ctx context.Context, kind, value, key string, expiry time.Time) error
+	// IndexRemove forgets key under (kind, value). Removing a missing entry
+	// is not an error.
+	IndexRemove(ctx context.Context, kind, value, key string) error
+	// IndexLookup returns the keys recorded under (kind, value) that have not
+	// expired.
+	IndexLookup(ctx context.Context, kind, value string) ([]string, error)
+}
+
+// Locker serialises work on one session across goroutines and, for shared
+// stores, across instances.
+type Locker interface {
+	// Lock blocks until it holds the lock named key, ctx is done, or the lock
+	// cannot be had; the lock lapses by itself after ttl so a crashed holder
+	// cannot block others forever. The returned func releases it and is safe
+	// to call once.
+	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
+}
+
+// ReplayCache remembers one-time identifiers, such as a logout token's jti.
+type ReplayCache interface {
+	// FirstUse records id until expiry and reports whether this is the first
+	// time it was seen. It is atomic: of two concurrent calls with one id,
+	// exactly one gets true.
+	FirstUse(ctx context.Context, id string, expiry time.Time) (first bool, err error)
+}
+
+// Backend is everything a session backend (bolt, Redis) provides.
+type Backend interface {
+	Store
+	Index
+	Locker
+	ReplayCache
+	// Ping reports whether the backend is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// ErrLockNotObtained is returned by [Locker.Lock] when the context ends
+// before the lock is free. errors.Is finds it in wrapped errors.
+var ErrLockNotObtained = errors.New("session: lock not obtained")
+
+// Index kinds.
+const (
+	BySubject = "sub"
+	BySID     = "sid"
+)
