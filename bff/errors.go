@@ -1,0 +1,117 @@
+package bff
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// HTTPError is an error with two audiences: Code, Status and Description go
+// to the client (fixed, safe text), Err goes to the log only.
+type HTTPError struct {
+	Status      int    // HTTP status; 0 means 500
+	Code        string // the contract's "error" field, e.g. "csrf"
+	Description string // short human text for the client
+	Err         error  // the cause, logged, never sent
+}
+
+func (e *HTTPError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Code, e.Err)
+	}
+	return e.Code
+}
+
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+// HTTPStatus lets other packages (the proxy) find the status without
+// importing this one.
+func (e *HTTPError) HTTPStatus() int {
+	if e.Status == 0 {
+		return http.StatusInternalServerError
+	}
+	return e.Status
+}
+
+func errorf(status int, code, description string, cause error) *HTTPError {
+	return &HTTPError{Status: status, Code: code, Description: description, Err: cause}
+}
+
+// Errors every endpoint shares.
+var (
+	errUnauthenticated = errorf(http.StatusUnauthorized, "unauthenticated", "Sign in first.", nil)
+	errCSRF            = errorf(http.StatusForbidden, "csrf", "This request must come from the application itself (X-CSRF header missing or cross-site).", nil)
+	errStoreDown       = func(cause error) *HTTPError {
+		return errorf(http.StatusServiceUnavailable, "session_store_unavailable", "Sessions are temporarily unavailable. Try again shortly.", cause)
+	}
+	errProviderDown = func(cause error) *HTTPError {
+		return errorf(http.StatusServiceUnavailable, "provider_unavailable", "The sign-in service is temporarily unavailable. Try again shortly.", cause)
+	}
+)
+
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+	RequestID   string `json:"request_id,omitempty"`
+}
+
+// writeError answers err: JSON for API calls and fetch, a small HTML page
+// for top-level navigations (login, callback, logout). The cause is logged
+// with the request ID the user sees.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		he = errorf(http.StatusInternalServerError, "server_error", "Something went wrong.", err)
+	}
+	status := he.HTTPStatus()
+	id := requestID(r.Context())
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []any{"request_id", id, "status", status, "error", he.Code, "path", r.URL.Path}
+	if he.Err != nil {
+		attrs = append(attrs, "cause", he.Err.Error())
+	}
+	s.log.Log(r.Context(), level, "request failed", attrs...)
+
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if wantsHTML(r) {
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		_ = errorPage.Execute(w, map[string]any{"Status": status, "Code": he.Code, "Description": he.Description, "RequestID": id})
+		return
+	}
+	writeJSON(w, status, errorBody{Error: he.Code, Description: he.Description, RequestID: id})
+}
+
+// wantsHTML reports whether the request is a browser navigation rather than
+// a script's call.
+func wantsHTML(r *http.Request) bool {
+	if m := r.Header.Get("Sec-Fetch-Mode"); m != "" {
+		return m == "navigate"
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Sign-in problem</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2933">
+<h1 style="font-size:1.4rem">{{.Description}}</h1>
+<p><a href="/">Back to the application</a></p>
+<p style="color:#616e7c;font-size:.85rem">Error {{.Status}} · {{.Code}} · request {{.RequestID}}</p>
+</body></html>
+`))

@@ -1,0 +1,89 @@
+package bff
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// NewLogger returns a logger writing cfg.Format ("json", the default, or
+// "text") at cfg.Level ("debug", "info" (default), "warn" or "error") to w.
+//
+// As a safety net it redacts, whatever the group, every attribute whose key
+// (case-insensitive, "-" and "_" alike) is cookie, set-cookie, authorization,
+// proxy-authorization, access_token, refresh_token, id_token, code,
+// code_verifier, client_secret, logout_token, token, password or key, and
+// the same names inside http.Header and url.Values values. It does not look
+// inside other values or error strings: code must still never log secrets.
+func NewLogger(cfg LogConfig, w io.Writer) (*slog.Logger, error) {
+	level, err := parseLevel(cfg.Level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
+	switch cfg.Format {
+	case "", "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bff: log format %q: want json or text", cfg.Format)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("bff: log level %q: want debug, info, warn or error", s)
+}
+
+// sensitiveKeys are attribute, header and parameter names whose values are
+// never logged, normalized by sensitiveKey.
+var sensitiveKeys = map[string]bool{
+	"cookie": true, "set_cookie": true, "authorization": true, "proxy_authorization": true,
+	"access_token": true, "refresh_token": true, "id_token": true, "code": true,
+	"code_verifier": true, "client_secret": true, "logout_token": true, "token": true,
+	"password": true, "key": true,
+}
+
+func sensitiveKey(k string) bool {
+	return sensitiveKeys[strings.ReplaceAll(strings.ToLower(k), "-", "_")]
+}
+
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	if sensitiveKey(a.Key) {
+		return slog.String(a.Key, redactedValue)
+	}
+	if a.Value.Kind() != slog.KindAny {
+		return a
+	}
+	switch v := a.Value.Any().(type) {
+	case http.Header:
+		return slog.Any(a.Key, redactValues(v))
+	case url.Values:
+		return slog.Any(a.Key, redactValues(v))
+	}
+	return a
+}
+
+// redactValues returns a copy of m with sensitive names' values redacted.
+func redactValues[M ~map[string][]string](m M) M {
+	out := make(M, len(m))
+	for k, vs := range m {
+		if sensitiveKey(k) {
+			vs = []string{redactedValue}
+		}
+		out[k] = vs
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+package bff
+
+import (
+	"net/http"
+	"net/url"
+)
+
+// handleLogout ends the browser's session (RP-initiated logout). A GET must
+// carry the session's public ID as sid: a cross-site link or image cannot
+// know it, which is the defence against logout CSRF. POST is guarded by
+// the anti-forgery header instead.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	key, rec, err := s.currentSession(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if rec == nil {
+		s.clearSessionCookie(w)
+		http.Redirect(w, r, s.postLogoutURL, http.StatusFound)
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Query().Get("sid") != rec.ID {
+		s.writeError(w, r, errorf(http.StatusBadRequest, "invalid_sid",
+			"This sign-out link is not valid for your session.", nil))
+		return
+	}
+	if _, err := s.endSession(ctx, key, "logout"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.clearSessionCookie(w)
+	s.metrics.logouts.WithLabelValues("user").Inc()
+	s.log.InfoContext(ctx, "signed out", "request_id", requestID(ctx), "session", rec.ID)
+	http.Redirect(w, r, s.endSessionRedirect(r, string(rec.IDToken)), http.StatusFound)
+}
+
+// endSessionRedirect is the provider's end_session_endpoint with
+// id_token_hint, post_logout_redirect_uri and state (OpenID Connect
+// RP-Initiated Logout 1.0), or the post-logout URL when the provider has
+// no such endpoint or is unreachable. The ID token in this URL has no
+// further use: its session and refresh token are gone by now.
+func (s *Server) endSessionRedirect(r *http.Request, idToken string) string {
+	info, err := s.provider.get(r.Context())
+	if err != nil || info.endSessionURL == "" {
+		return s.postLogoutURL
+	}
+	u, err := url.Parse(info.endSessionURL)
+	if err != nil {
+		return s.postLogoutURL
+	}
+	q := u.Query()
+	if idToken != "" {
+		q.Set("id_token_hint", idToken)
+	}
+	q.Set("client_id", s.cfg.OIDC.ClientID)
+	q.Set("post_logout_redirect_uri", s.postLogoutURL)
+	q.Set("state", randomToken())
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,100 @@
+package bff
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// observe gives each request an ID (returned as X-Request-Id and shown on
+// error pages), counts it by route class and status, and writes one access
+// log line. The line has the path but never the query string (the callback's
+// carries the authorization code) nor any header value.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		class := s.routeClass(r.URL.Path)
+		s.metrics.requests.WithLabelValues(class, strconv.Itoa(status)).Inc()
+		if class == "health" {
+			return
+		}
+		s.log.LogAttrs(r.Context(), accessLevel(status), "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", status), slog.Duration("duration", time.Since(start)),
+			slog.String("class", class), slog.String("ip", s.clientIP(r)))
+	})
+}
+
+func (s *Server) routeClass(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/bff/"):
+		return "bff"
+	case path == "/healthz" || path == "/readyz" || path == "/metrics":
+		return "health"
+	}
+	if _, ok := s.proxy.Match(path); ok {
+		return "api"
+	}
+	return "static"
+}
+
+// statusWriter records the status. It unwraps for http.ResponseController,
+// and keeps Flush and Hijack working for streams and WebSockets.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := w.ResponseWriter.(http.Hijacker); ok {
+		if w.status == 0 {
+			w.status = http.StatusSwitchingProtocols
+		}
+		return h.Hijack()
+	}
+	return nil, nil, errors.New("bff: connection cannot be hijacked")
+}
+
+func accessLevel(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}

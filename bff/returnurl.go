@@ -1,0 +1,54 @@
+package bff
+
+import (
+	"net/url"
+	"strings"
+)
+
+// safeReturnURL reports whether raw is a same-origin relative path the
+// browser can be sent back to after sign-in. It accepts only "/" followed by
+// a path (and optional query and fragment) that every browser resolves
+// against our own origin. It refuses what browsers treat as another origin
+// or scheme: "//host", "/\host" (browsers read "\" as "/"), "https://…",
+// "javascript:…", and any control character or whitespace, which browsers
+// strip before parsing ("/\t/evil.com" is "//evil.com"). Percent-encoded
+// forms are checked after decoding as well, because some servers in the
+// chain may decode once more.
+func safeReturnURL(raw string) bool {
+	if raw == "" || len(raw) > 2048 {
+		return false
+	}
+	for cand, i := raw, 0; i < 3; i++ {
+		if !safeLiteralPath(cand) {
+			return false
+		}
+		dec, err := url.PathUnescape(cand)
+		if err != nil {
+			return false
+		}
+		if dec == cand {
+			break
+		}
+		cand = dec
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	return strings.HasPrefix(u.Path, "/")
+}
+
+func safeLiteralPath(s string) bool {
+	if len(s) == 0 || s[0] != '/' {
+		return false
+	}
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return false
+	}
+	for _, c := range s {
+		if c < 0x21 || c == 0x7f || c == '\\' || c == 0x2028 || c == 0x2029 || c == 0xfeff || c == 0x85 || c == 0xa0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,132 @@
+package bff
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bff-project/bff/proxy"
+	"github.com/bff-project/bff/web"
+)
+
+// buildHandler assembles the HTTP surface of DESIGN.md's contract.
+func (s *Server) buildHandler() error {
+	routes := make([]proxy.Route, len(s.cfg.APIs))
+	for i, a := range s.cfg.APIs {
+		routes[i] = proxy.Route{
+			Prefix: a.Prefix, Upstream: a.Upstream, StripPrefix: a.StripPrefix, Methods: a.Methods,
+			Timeout: a.Timeout, Token: a.Token, Audience: a.Audience, Resource: a.Resource,
+			Scopes: a.Scopes, Exchange: a.Exchange,
+		}
+	}
+	var err error
+	s.proxy, err = proxy.New(proxy.Config{
+		Routes:         routes,
+		Tokens:         s,
+		TrustedProxies: s.trusted,
+		Logger:         s.log,
+		TokenError:     s.writeError,
+		Observe:        s.observeProxy,
+	})
+	if err != nil {
+		return &ConfigError{Key: "apis", Problem: err.Error()}
+	}
+	spa, err := web.New(web.Config{Dir: s.cfg.SPA.Dir, ContentSecurityPolicy: s.cfg.SPA.ContentSecurityPolicy, Logger: s.log})
+	if err != nil {
+		return &ConfigError{Key: "spa.dir", Problem: err.Error()}
+	}
+
+	bff := http.NewServeMux()
+	limited := s.rateLimit
+	guarded := func(h http.HandlerFunc) http.Handler { return s.csrfGuard(h) }
+	bff.Handle("GET /bff/login", limited(http.HandlerFunc(s.handleLogin)))
+	bff.Handle("GET /bff/callback", limited(http.HandlerFunc(s.handleCallback)))
+	bff.Handle("GET /bff/user", guarded(s.handleUser))
+	bff.HandleFunc("GET /bff/logout", s.handleLogout)
+	bff.Handle("POST /bff/logout", guarded(s.handleLogout))
+	bff.HandleFunc("POST /bff/backchannel-logout", s.handleBackchannelLogout)
+	bff.Handle("GET /bff/sessions", guarded(s.handleListSessions))
+	bff.Handle("DELETE /bff/sessions", guarded(s.handleDeleteOtherSessions))
+	bff.Handle("DELETE /bff/sessions/{id}", guarded(s.handleDeleteSession))
+	bff.Handle("GET /bff/apis", guarded(s.handleAPIs))
+	bff.HandleFunc("/bff/", s.handleBFFNotFound)
+
+	mux := http.NewServeMux()
+	mux.Handle("/bff/", bffHeaders(bff))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	if s.cfg.MetricsListen == "" {
+		mux.Handle("GET /metrics", s.metrics.handler())
+	}
+	for _, rt := range s.proxy.Routes() {
+		mux.Handle(rt.Prefix, s.csrfGuard(s.proxy))
+	}
+	mux.Handle("/", spa)
+	s.handler = s.observe(mux)
+	return nil
+}
+
+// handleBFFNotFound answers unknown /bff/ paths, and known ones with the
+// wrong method, in the contract's JSON shape.
+func (s *Server) handleBFFNotFound(w http.ResponseWriter, r *http.Request) {
+	allow := map[string]string{
+		"/bff/login": "GET", "/bff/callback": "GET", "/bff/user": "GET", "/bff/logout": "GET, POST",
+		"/bff/backchannel-logout": "POST", "/bff/sessions": "GET, DELETE", "/bff/apis": "GET",
+	}[r.URL.Path]
+	if allow == "" && strings.HasPrefix(r.URL.Path, "/bff/sessions/") {
+		allow = "DELETE"
+	}
+	if allow != "" {
+		w.Header().Set("Allow", allow)
+		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here.", nil))
+		return
+	}
+	s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "No such endpoint.", nil))
+}
+
+type apiInfo struct {
+	Name     string   `json:"name"`
+	Prefix   string   `json:"prefix"`
+	Audience string   `json:"audience,omitempty"`
+	Scopes   []string `json:"scopes"`
+	Token    string   `json:"token"`
+}
+
+// handleAPIs lists the API routes for the SPA (an extension of the
+// contract). Upstream addresses are internal and not shown.
+func (s *Server) handleAPIs(w http.ResponseWriter, r *http.Request) {
+	list := make([]apiInfo, 0, len(s.cfg.APIs))
+	for _, a := range s.cfg.APIs {
+		name := strings.Trim(a.Prefix, "/")
+		if i := strings.LastIndex(name, "/"); i >= 0 {
+			name = name[i+1:]
+		}
+		scopes := a.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		list = append(list, apiInfo{Name: name, Prefix: a.Prefix, Audience: a.Audience, Scopes: scopes, Token: a.Token})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apis": list})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if err := s.Ready(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "not_ready", Description: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) observeProxy(route string, status int, d time.Duration) {
+	if route == "" {
+		return
+	}
+	s.metrics.proxyDuration.WithLabelValues(route).Observe(d.Seconds())
+	if status == http.StatusBadGateway || status == http.StatusGatewayTimeout || status == 499 {
+		s.metrics.upstreamErrors.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	}
+}

@@ -1,0 +1,241 @@
+// Command bff runs the backend-for-frontend session server.
+//
+// Usage:
+//
+//	bff [-config FILE]        run (also: bff run -config FILE)
+//	bff check -config FILE    validate the config and the provider's discovery; exit 0 or 1
+//	bff keygen                print a new session encryption key
+//	bff version               print the version
+//
+// The config file defaults to $BFF_CONFIG; BFF_* variables override its
+// keys. A bad config stops start-up with every problem on stderr and exit
+// code 2.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bff-project/bff/bff"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command; ctx ends (SIGINT, SIGTERM) to shut down.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runServer(ctx, args, environ, stderr)
+	case "check":
+		return runCheck(ctx, args, environ, stdout, stderr)
+	case "keygen":
+		key, err := bff.GenerateKey()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, key)
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "bff: unknown command %q\n", cmd)
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  bff [run] [-config FILE]   run the server (FILE defaults to $BFF_CONFIG)
+  bff check [-config FILE]   validate the config and fetch discovery; exit 0 or 1
+  bff keygen                 print a new session encryption key
+  bff version                print the version
+`)
+}
+
+// configFlag parses "-config FILE", falling back to BFF_CONFIG.
+func configFlag(name string, args, environ []string, stderr io.Writer) (string, bool) {
+	fs := flag.NewFlagSet("bff "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "YAML config `file` (default $BFF_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return "", false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bff %s: unexpected argument %q\n", name, fs.Arg(0))
+		return "", false
+	}
+	if *path == "" {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, "BFF_CONFIG="); ok {
+				*path = v
+			}
+		}
+	}
+	return *path, true
+}
+
+func runServer(ctx context.Context, args, environ []string, stderr io.Writer) int {
+	path, ok := configFlag("run", args, environ, stderr)
+	if !ok {
+		return 2
+	}
+	cfg, err := bff.LoadConfig(path, environ)
+	if err == nil {
+		cfg.SetDefaults()
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err) // one problem per line
+		return 2
+	}
+	logger, err := bff.NewLogger(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	for _, w := range cfg.Audit() {
+		logger.Warn(w)
+	}
+	cfg.Logger = logger
+	cfg.Version = versionString()
+
+	// The server's own context outlives the shutdown signal, so background
+	// work keeps running while requests drain; it ends after Close.
+	srvCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	srv, err := bff.New(srvCtx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		if _, ok := errors.AsType[*bff.ConfigError](err); ok {
+			return 2
+		}
+		return 1
+	}
+	code := serve(ctx, cfg, srv)
+	if err := srv.Close(); err != nil {
+		logger.Error("close", "err", err)
+		code = 1
+	}
+	return code
+}
+
+// serve runs srv until ctx ends, then drains in-flight requests for
+// cfg.Server.ShutdownTimeout. ReadTimeout and WriteTimeout stay unset so
+// streams and WebSockets work; ReadHeaderTimeout bounds slow clients.
+func serve(ctx context.Context, cfg bff.Config, srv *bff.Server) int {
+	logger := cfg.Logger
+
+	errc := make(chan error, 2)
+	servers := []*http.Server{}
+	listen := func(addr string, h http.Handler, what string) bool {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			logger.Error("listen", "server", what, "err", err)
+			return false
+		}
+		hs := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+			IdleTimeout:       cfg.Server.IdleTimeout,
+			MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, hs)
+		logger.Info("listening", "server", what, "addr", ln.Addr().String())
+		go func() { errc <- hs.Serve(ln) }()
+		return true
+	}
+	ok := listen(cfg.Listen, srv.Handler(), "http")
+	if ok && cfg.MetricsListen != "" {
+		ok = listen(cfg.MetricsListen, srv.MetricsHandler(), "metrics")
+	}
+	code := 0
+	if ok {
+		logger.Info("bff started", "version", cfg.Version, "public_url", cfg.PublicURL)
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
+		case err := <-errc:
+			logger.Error("serve", "err", err)
+			code = 1
+		}
+	} else {
+		code = 1
+	}
+	shutdown(servers, cfg.Server.ShutdownTimeout, logger)
+	return code
+}
+
+func shutdown(servers []*http.Server, timeout time.Duration, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, hs := range servers {
+		if err := hs.Shutdown(ctx); err != nil {
+			logger.Warn("shutdown did not drain in time; closing connections", "err", err)
+			hs.Close()
+		}
+	}
+}
+
+func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("check", args, environ, stderr)
+	if !ok {
+		return 2
+	}
+	cfg, err := bff.LoadConfig(path, environ)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	problems, warnings := bff.Check(ctx, cfg)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p)
+	}
+	if len(problems) > 0 {
+		return 1
+	}
+	fmt.Fprintln(stdout, "config OK")
+	return 0
+}
+
+// versionString is version plus, when the binary was built from a module
+// version, that version.
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" && bi.Main.Version != v {
+		v += " (module " + bi.Main.Version + ")"
+	}
+	return v
+}

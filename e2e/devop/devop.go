@@ -1,0 +1,289 @@
+// Package devop is a development OpenID Connect provider for tests and the
+// demo. It is built on the certified provider library
+// github.com/zitadel/oidc/v3/pkg/op, which implements the protocol endpoints
+// (discovery, JWKS, authorize, token, userinfo, introspection, revocation
+// (RFC 7009), end_session); devop adds in-memory storage, a plain HTML login
+// form and a few test hooks (outage switch, token counters, back-channel
+// logout sender).
+//
+// Beyond what op does on its own, devop:
+//
+//   - requires PKCE with S256 on every authorization request;
+//   - issues JWT access tokens with aud, scope (space-separated), sub, exp and
+//     client_id, and ID tokens with sid (one value per login);
+//   - reads audience and resource (RFC 8707) on the authorization_code,
+//     refresh_token, client_credentials and token-exchange (RFC 8693) grants
+//     and issues the access token for that audience;
+//   - accepts on the refresh_token grant any scope that was granted or is
+//     listed in [Config.APIScopes];
+//   - rotates refresh tokens: each refresh answers a new one and the old one
+//     is dead.
+//
+// devop does NOT keep a single-sign-on session: every authorization request
+// shows the login form and every successful login starts a new sid. It does
+// not add the RFC 9207 iss parameter to authorization responses, because op
+// does not support it. It serves plain http and must be mounted at the origin
+// root of its issuer. It is not for production use.
+package devop
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// User is an account that can sign in on the login form.
+type User struct {
+	Subject    string // sub claim; required and unique
+	Username   string // login name and preferred_username; required and unique
+	Password   string // plain text, development only
+	Email      string
+	Name       string
+	GivenName  string
+	FamilyName string
+}
+
+// Client is a registered confidential client.
+type Client struct {
+	ID     string // required
+	Secret string // required
+	// RedirectURIs must match the authorization request's redirect_uri exactly.
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are the allowed post_logout_redirect_uri values.
+	PostLogoutRedirectURIs []string
+	// BackChannelLogoutURI is where [Provider.BackChannelLogout] POSTs
+	// logout tokens for this client; empty means none.
+	BackChannelLogoutURI string
+	// AuthMethod is "client_secret_basic" (default) or "client_secret_post".
+	// The token endpoint accepts either; this value is what the client
+	// advertises and what token exchange expects.
+	AuthMethod string
+}
+
+// Config configures a [Provider].
+type Config struct {
+	// Issuer is the provider's origin, e.g. "http://127.0.0.1:9000"; required.
+	// The provider must be served at the origin root (no path).
+	Issuer  string
+	Users   []User
+	Clients []Client
+	// APIScopes are extra scopes (beyond openid, profile, email, phone,
+	// address, offline_access) that clients may request: at authorize, on the
+	// refresh_token grant (even if not granted at sign-in), on
+	// client_credentials and on token exchange. Others are refused with
+	// invalid_scope (refresh, client_credentials, token exchange) or dropped
+	// (authorize).
+	APIScopes []string
+	// AccessTokenLifetime defaults to 5 minutes.
+	AccessTokenLifetime time.Duration
+	// IDTokenLifetime defaults to 5 minutes.
+	IDTokenLifetime time.Duration
+	// RefreshTokenLifetime defaults to 24 hours; each rotation starts it anew.
+	RefreshTokenLifetime time.Duration
+	// Logger defaults to discarding everything.
+	Logger *slog.Logger
+	// HTTPClient sends back-channel logout requests; nil means
+	// http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// Counts are the calls the provider saw, including failed ones and ones
+// answered 503 while down.
+type Counts struct {
+	Code              int // token endpoint, grant_type=authorization_code
+	Refresh           int // token endpoint, grant_type=refresh_token
+	ClientCredentials int // token endpoint, grant_type=client_credentials
+	TokenExchange     int // token endpoint, RFC 8693 token exchange
+	Revocation        int // revocation endpoint
+	EndSession        int // end_session endpoint
+}
+
+// Provider is a running development OpenID provider; it is an http.Handler.
+// It is safe for concurrent use.
+type Provider struct {
+	issuer     string
+	op         *op.Provider
+	store      *storage
+	logger     *slog.Logger
+	httpClient *http.Client
+	mux        *http.ServeMux
+
+	mu     sync.Mutex
+	down   bool
+	counts Counts
+	issued []string
+}
+
+// New checks cfg, reporting every problem at once, generates an RS256
+// signing key and returns the provider.
+func New(cfg Config) (*Provider, error) {
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.AccessTokenLifetime <= 0 {
+		cfg.AccessTokenLifetime = 5 * time.Minute
+	}
+	if cfg.IDTokenLifetime <= 0 {
+		cfg.IDTokenLifetime = 5 * time.Minute
+	}
+	if cfg.RefreshTokenLifetime <= 0 {
+		cfg.RefreshTokenLifetime = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	issuer := trimSlash(cfg.Issuer)
+	store, err := newStorage(cfg, issuer)
+	if err != nil {
+		return nil, err
+	}
+	opCfg := &op.Config{
+		DefaultLogoutRedirectURI:          loggedOutPath,
+		CodeMethodS256:                    true,
+		AuthMethodPost:                    true,
+		GrantTypeRefreshToken:             true,
+		SupportedScopes:                   append(slices.Clone(op.DefaultSupportedScopes), cfg.APIScopes...),
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
+	}
+	if _, err := rand.Read(opCfg.CryptoKey[:]); err != nil {
+		return nil, fmt.Errorf("devop: crypto key: %w", err)
+	}
+	o, err := op.NewProvider(opCfg, store, op.StaticIssuer(issuer),
+		op.WithAllowInsecure(), op.WithLogger(cfg.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("devop: %w", err)
+	}
+	p := &Provider{
+		issuer:     issuer,
+		op:         o,
+		store:      store,
+		logger:     cfg.Logger,
+		httpClient: cfg.HTTPClient,
+	}
+	p.mux = http.NewServeMux()
+	p.mux.HandleFunc(loginPath, p.serveLogin)
+	p.mux.HandleFunc(loggedOutPath, serveLoggedOut)
+	p.mux.HandleFunc(tokenPath, p.serveToken)
+	p.mux.HandleFunc(revocationPath, p.serveRevocation)
+	p.mux.HandleFunc(endSessionPath, p.serveEndSession)
+	p.mux.HandleFunc(authorizePath, p.serveAuthorize)
+	p.mux.Handle("/", o)
+	return p, nil
+}
+
+func validate(cfg Config) error {
+	var errs []error
+	if cfg.Issuer == "" {
+		errs = append(errs, errors.New("devop: Issuer is required"))
+	} else if u, err := url.Parse(cfg.Issuer); err != nil || u.Host == "" ||
+		(u.Scheme != "http" && u.Scheme != "https") || trimSlash(u.Path) != "" || u.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("devop: Issuer %q must be an http(s) origin without path", cfg.Issuer))
+	}
+	subs, names, ids := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i, u := range cfg.Users {
+		if u.Subject == "" || u.Username == "" {
+			errs = append(errs, fmt.Errorf("devop: Users[%d]: Subject and Username are required", i))
+		}
+		if subs[u.Subject] || names[u.Username] {
+			errs = append(errs, fmt.Errorf("devop: Users[%d]: duplicate Subject or Username", i))
+		}
+		subs[u.Subject], names[u.Username] = true, true
+	}
+	for i, c := range cfg.Clients {
+		if c.ID == "" || c.Secret == "" {
+			errs = append(errs, fmt.Errorf("devop: Clients[%d]: ID and Secret are required", i))
+		}
+		if ids[c.ID] {
+			errs = append(errs, fmt.Errorf("devop: Clients[%d]: duplicate ID %q", i, c.ID))
+		}
+		ids[c.ID] = true
+		switch c.AuthMethod {
+		case "", authMethodBasic, authMethodPost:
+		default:
+			errs = append(errs, fmt.Errorf("devop: Clients[%d]: AuthMethod %q is not client_secret_basic or client_secret_post", i, c.AuthMethod))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// ServeHTTP serves the provider's endpoints and login form.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mux.ServeHTTP(w, r)
+}
+
+// Issuer returns the issuer identifier, without a trailing slash.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// Counts returns how many calls each endpoint has seen.
+func (p *Provider) Counts() Counts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts
+}
+
+// SetDown(true) makes the token and revocation endpoints answer 503
+// temporarily_unavailable; discovery, JWKS, authorize, login, userinfo and
+// end_session stay up. SetDown(false) brings them back.
+func (p *Provider) SetDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+}
+
+func (p *Provider) isDown() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.down
+}
+
+// SetAccessTokenLifetime changes the lifetime of access tokens issued from
+// now on; d <= 0 is ignored.
+func (p *Provider) SetAccessTokenLifetime(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	p.store.mu.Lock()
+	defer p.store.mu.Unlock()
+	p.store.accessTTL = d
+}
+
+// IssuedTokens returns every access, refresh and ID token the token endpoint
+// has answered, oldest first, for leak checks.
+func (p *Provider) IssuedTokens() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.issued)
+}
+
+// RefreshTokenActive reports whether token would still be accepted by the
+// refresh_token grant: it was issued, not revoked, not rotated away and not
+// expired.
+func (p *Provider) RefreshTokenActive(token string) bool {
+	return p.store.refreshTokenActive(token)
+}
+
+// ctxWithIssuer gives op helpers that read the issuer from the context what
+// they need outside op's own router.
+func (p *Provider) ctxWithIssuer(ctx context.Context) context.Context {
+	return op.ContextWithIssuer(ctx, p.issuer)
+}

@@ -1,0 +1,161 @@
+package devop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign in - devop</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<main>
+<h1>Sign in</h1>
+{{if .Error}}<p id="error" role="alert">{{.Error}}</p>{{end}}
+<form id="login" method="post" action="{{.Action}}">
+<input type="hidden" name="authRequestID" value="{{.ID}}">
+<p><label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" value="{{.Username}}" required autofocus></p>
+<p><label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button id="submit" type="submit">Sign in</button></p>
+</form>
+</main>
+</body>
+</html>
+`))
+
+type loginData struct {
+	Action, ID, Username, Error string
+}
+
+// serveLogin is the login UI op redirects to with ?authRequestID=. A
+// successful POST completes the auth request and redirects to op's
+// authorize callback, which redirects to the client with the code.
+func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	switch r.Method {
+	case http.MethodGet:
+		id := r.URL.Query().Get("authRequestID")
+		if !p.store.authRequestExists(id) {
+			http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
+			return
+		}
+		renderLogin(w, http.StatusOK, loginData{Action: p.issuer + loginPath, ID: id})
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		id, user := r.PostForm.Get("authRequestID"), r.PostForm.Get("username")
+		ok, found := p.store.completeLogin(id, user, r.PostForm.Get("password"))
+		switch {
+		case !found:
+			http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
+		case !ok:
+			renderLogin(w, http.StatusOK, loginData{Action: p.issuer + loginPath, ID: id,
+				Username: user, Error: "Invalid username or password."})
+		default:
+			http.Redirect(w, r, op.AuthCallbackURL(p.op)(p.ctxWithIssuer(r.Context()), id), http.StatusFound)
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func renderLogin(w http.ResponseWriter, status int, d loginData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = loginPage.Execute(w, d)
+}
+
+func serveLoggedOut(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = io.WriteString(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head>`+
+		`<body><h1 id="signed-out">You are signed out.</h1></body></html>`)
+}
+
+// ErrLoginRejected is returned by [Provider.SignIn] when the login form
+// does not accept the credentials.
+var ErrLoginRejected = errors.New("devop: login rejected")
+
+// SignIn signs in like a browser with client, which should have a cookie
+// jar when startURL is a relying party's login URL. It GETs startURL (a
+// relying party's login URL, or this provider's authorize URL) following
+// redirects while they stay on the provider's origin or come from the
+// start, until it reaches the login form; posts username and password; and
+// follows the provider's redirects until the first one that leaves the
+// provider's origin. It returns that redirect's URL (normally the client's
+// redirect_uri with code and state) without requesting it. client itself is
+// not modified.
+func (p *Provider) SignIn(ctx context.Context, client *http.Client, startURL, username, password string) (*url.URL, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	c := *client
+	var left *url.URL
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 20 {
+			return errors.New("devop: too many redirects")
+		}
+		if !p.sameOrigin(req.URL) {
+			left = req.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, startURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("devop: sign in: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("devop: sign in: %w", err)
+	}
+	drain(resp)
+	id := resp.Request.URL.Query().Get("authRequestID")
+	if resp.StatusCode != http.StatusOK || !p.sameOrigin(resp.Request.URL) || resp.Request.URL.Path != loginPath || id == "" {
+		return nil, fmt.Errorf("devop: sign in: login form not reached: %s %s (redirect %v)",
+			resp.Status, resp.Request.URL.Redacted(), left != nil)
+	}
+	form := url.Values{"authRequestID": {id}, "username": {username}, "password": {password}}
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, p.issuer+loginPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("devop: sign in: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	left = nil
+	resp, err = c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("devop: sign in: %w", err)
+	}
+	drain(resp)
+	if left == nil {
+		if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == loginPath {
+			return nil, ErrLoginRejected
+		}
+		return nil, fmt.Errorf("devop: sign in: no redirect to the client: %s", resp.Status)
+	}
+	return left, nil
+}
+
+func (p *Provider) sameOrigin(u *url.URL) bool {
+	iss, err := url.Parse(p.issuer)
+	return err == nil && strings.EqualFold(u.Scheme, iss.Scheme) && strings.EqualFold(u.Host, iss.Host)
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+}

@@ -1,0 +1,198 @@
+// Package sampleapi is a small API that checks bearer tokens the way a real
+// resource server should, for tests and the demo: it validates the JWT
+// access token's signature against the provider's JWKS, its issuer, its
+// audience and its expiry with github.com/coreos/go-oidc/v3/oidc, and
+// requires a scope. It answers with what it saw, never with the token.
+package sampleapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// Config configures the API.
+type Config struct {
+	// Name is shown in answers as "api", e.g. "orders"; required.
+	Name string
+	// Issuer is the provider's issuer URL; required. Discovery is fetched on
+	// the first request that carries a token, and again after a failure, so
+	// the provider may start after the API.
+	Issuer string
+	// Audience must be one of the token's aud values; required.
+	Audience string
+	// RequiredScope must be in the token's scope (space-separated string) or
+	// scp (array) claim; "" requires none.
+	RequiredScope string
+	// HTTPClient fetches discovery and keys; nil means http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// handler is the API. It is safe for concurrent use.
+type handler struct {
+	cfg Config
+
+	mu       sync.Mutex
+	verifier *oidc.IDTokenVerifier
+}
+
+// New checks cfg and returns the API handler. It does not contact the
+// provider.
+func New(cfg Config) (http.Handler, error) {
+	var errs []error
+	if cfg.Name == "" {
+		errs = append(errs, errors.New("sampleapi: Name is required"))
+	}
+	if cfg.Issuer == "" {
+		errs = append(errs, errors.New("sampleapi: Issuer is required"))
+	}
+	if cfg.Audience == "" {
+		errs = append(errs, errors.New("sampleapi: Audience is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	mux := http.NewServeMux()
+	h := &handler{cfg: cfg}
+	mux.HandleFunc("/", h.serve)
+	return mux, nil
+}
+
+// tokenVerifier returns the cached verifier, fetching discovery first if
+// needed. A failed fetch is not cached.
+func (h *handler) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.verifier != nil {
+		return h.verifier, nil
+	}
+	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.WithoutCancel(ctx), h.cfg.HTTPClient), 10*time.Second)
+	defer cancel()
+	p, err := oidc.NewProvider(ctx, h.cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("sampleapi: discovery: %w", err)
+	}
+	// go-oidc's ID token verifier checks what an access token JWT needs
+	// too: signature (JWKS, refetched on unknown kid), iss, aud, exp.
+	h.verifier = p.Verifier(&oidc.Config{ClientID: h.cfg.Audience})
+	return h.verifier, nil
+}
+
+type answer struct {
+	API      string   `json:"api"`
+	Sub      string   `json:"sub"`
+	Audience []string `json:"audience"`
+	Scopes   []string `json:"scopes"`
+	Method   string   `json:"method"`
+	Path     string   `json:"path"`
+	Query    string   `json:"query"`
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(raw) == "" {
+		unauthorized(w, "missing bearer token")
+		return
+	}
+	v, err := h.tokenVerifier(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+			"error": "temporarily_unavailable", "error_description": "provider discovery failed"})
+		return
+	}
+	tok, err := v.Verify(r.Context(), strings.TrimSpace(raw))
+	if err != nil {
+		unauthorized(w, describe(err))
+		return
+	}
+	var claims struct {
+		Scope string   `json:"scope"`
+		Scp   []string `json:"scp"`
+	}
+	if err := tok.Claims(&claims); err != nil {
+		unauthorized(w, "malformed claims")
+		return
+	}
+	scopes := slices.Concat(strings.Fields(claims.Scope), claims.Scp)
+	if h.cfg.RequiredScope != "" && !slices.Contains(scopes, h.cfg.RequiredScope) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+		writeJSON(w, http.StatusForbidden, map[string]string{
+			"error": "insufficient_scope", "error_description": "the token lacks scope " + h.cfg.RequiredScope})
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/events") && r.Method == http.MethodGet {
+		streamEvents(w, r)
+		return
+	}
+	if scopes == nil {
+		scopes = []string{}
+	}
+	writeJSON(w, http.StatusOK, answer{
+		API: h.cfg.Name, Sub: tok.Subject, Audience: tok.Audience, Scopes: scopes,
+		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+	})
+}
+
+// describe gives a fixed, token-free reason for a failed verification.
+func describe(err error) string {
+	var expired *oidc.TokenExpiredError
+	switch {
+	case errors.As(err, &expired):
+		return "token is expired"
+	case strings.Contains(err.Error(), "audience"):
+		return "token audience is not accepted"
+	case strings.Contains(err.Error(), "different provider"):
+		return "token issuer is not accepted"
+	case strings.Contains(err.Error(), "signature"):
+		return "token signature is invalid"
+	}
+	return "token is invalid"
+}
+
+// streamEvents sends three server-sent events 100ms apart, flushing each.
+func streamEvents(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for n := 1; n <= 3; n++ {
+		if n > 1 {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-t.C:
+			}
+		}
+		if _, err := fmt.Fprintf(w, "data: %d\n\n", n); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+func unauthorized(w http.ResponseWriter, desc string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": desc})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,285 @@
+// Package proxy is the BFF's reverse proxy to internal APIs.
+//
+// The SPA calls /api/... on its own origin with only its session cookie. For
+// each configured [Route] the [Handler] removes the browser's credentials
+// (Cookie, Authorization, Proxy-Authorization), asks a [TokenSource] for an
+// access token meant for that API, attaches it as "Authorization: Bearer",
+// sets X-Forwarded-For/-Proto/-Host from the real connection and forwards the
+// request with [httputil.ReverseProxy] (Rewrite, never Director). Request
+// bodies, server-sent events and WebSocket upgrades are streamed.
+//
+// Only the configured upstreams are ever dialled: the target scheme, host and
+// base path come from the route, never from the request, and a request path
+// that could climb out of the route (dot segments, encoded slashes or
+// backslashes, double encoding, control characters) is refused with 400.
+//
+// The Handler does NOT check anti-forgery headers (X-CSRF, Origin,
+// Sec-Fetch-Site) and does NOT look at sessions: the caller does both before
+// it, and the TokenSource maps a session to a token.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Token modes of [Route.Token].
+const (
+	// TokenUser sends the signed-in user's token; a session is required.
+	TokenUser = "user"
+	// TokenUserOptional sends the user's token when there is a session and
+	// no Authorization header otherwise.
+	TokenUserOptional = "user-optional"
+	// TokenClient sends the BFF's own client-credentials token.
+	TokenClient = "client"
+	// TokenNone sends no Authorization header; the TokenSource is not called.
+	TokenNone = "none"
+)
+
+// Exchange modes of [Route.Exchange].
+const (
+	// ExchangeRefresh gets an audience token with the refresh-token grant.
+	ExchangeRefresh = "refresh"
+	// ExchangeTokenExchange gets it with OAuth 2.0 Token Exchange (RFC 8693).
+	ExchangeTokenExchange = "token-exchange"
+)
+
+// DefaultTimeout is the upstream response-header timeout of a route whose
+// Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// ErrEmptyToken is passed to Config.TokenError when the TokenSource returns
+// an empty token for a route whose Token mode is not "user-optional": the
+// Handler fails closed rather than call such an API anonymously.
+var ErrEmptyToken = errors.New("proxy: token source returned an empty token")
+
+// Route is one configured API route.
+type Route struct {
+	// Prefix is the path the SPA calls, e.g. "/api/orders/". It must start
+	// and end with "/", contain only letters, digits, "-", ".", "_", "~" and
+	// "/", have no empty or dot segments, not be "/" and not start with a
+	// segment the BFF owns (bff, healthz, readyz, metrics). No prefix may be
+	// a prefix of another.
+	Prefix string
+	// Upstream is the API's base URL: absolute http or https with a host, and
+	// no userinfo, query or fragment. Its path, if any, is the base path
+	// every forwarded path is put under.
+	Upstream string
+	// StripPrefix removes Prefix (all but its final "/") before forwarding:
+	// /api/orders/1 goes to <upstream path>/1. Default false: <upstream
+	// path>/api/orders/1.
+	StripPrefix bool
+	// Methods allowed on this route, case-sensitive (upper case). Default
+	// (empty): every method but TRACE and CONNECT, which are never proxied.
+	// When GET is allowed so is HEAD.
+	Methods []string
+	// Timeout bounds the wait for the upstream's response headers (not the
+	// body, so streams are not cut). Default (0) DefaultTimeout.
+	Timeout time.Duration
+	// Token is TokenUser (default, ""), TokenUserOptional, TokenClient or
+	// TokenNone.
+	Token string
+	// Audience, Resource (RFC 8707), Scopes and Exchange describe the token
+	// the TokenSource should get; the proxy only validates and passes them.
+	Audience, Resource string
+	Scopes             []string
+	// Exchange is ExchangeRefresh (default, "") or ExchangeTokenExchange.
+	Exchange string
+}
+
+// TokenSource gives the bearer token for one proxied request. The bff
+// package implements it; it must be safe for concurrent use.
+type TokenSource interface {
+	// Token returns the access token to send for route on behalf of r's
+	// session. "" with a nil error means: send no Authorization header, which
+	// is accepted only for TokenUserOptional routes (anonymous call). route
+	// has its defaults filled in and must not be modified.
+	Token(r *http.Request, route *Route) (string, error)
+}
+
+// TokenSourceFunc adapts a function to a [TokenSource].
+type TokenSourceFunc func(r *http.Request, route *Route) (string, error)
+
+// Token calls f(r, route).
+func (f TokenSourceFunc) Token(r *http.Request, route *Route) (string, error) { return f(r, route) }
+
+// Config configures a [Handler]. Only Routes (and Tokens, unless every route
+// is TokenNone) are required.
+type Config struct {
+	// Routes is the route table.
+	Routes []Route
+	// Tokens gives the bearer token of each request. Required unless every
+	// route's Token is TokenNone.
+	Tokens TokenSource
+	// TrustedProxies are the TCP peers whose X-Forwarded-For/-Proto/-Host
+	// are believed (appended to, passed on). Default none: inbound forwarding
+	// headers are ignored and replaced with the connection's own values.
+	TrustedProxies []netip.Prefix
+	// Transport makes the upstream calls. Default: a transport per route
+	// tuned for proxying (256 idle connections per host, HTTP/2 only for
+	// https, no environment proxy, dialling nothing but the route's upstream).
+	// An *http.Transport is cloned per route to set ResponseHeaderTimeout;
+	// any other RoundTripper is wrapped to enforce Route.Timeout.
+	Transport http.RoundTripper
+	// Logger receives upstream failures (error level) and client
+	// disconnects (debug). Default slog.Default().
+	Logger *slog.Logger
+	// TokenError writes the response when Tokens.Token fails (or returns
+	// ErrEmptyToken). Default: 502 {"error":"bad_gateway"}, logged.
+	TokenError func(w http.ResponseWriter, r *http.Request, err error)
+	// Observe, when set, is called once per request the Handler serves,
+	// after it ends, with the route prefix ("" when no route matched), the
+	// status sent to the client (499 when the client went away first, 101
+	// for a protocol switch) and the duration. Default none.
+	Observe func(route string, status int, d time.Duration)
+}
+
+// Handler proxies API routes. It is safe for concurrent use. Build it with
+// [New].
+type Handler struct {
+	routes     []*route // longest prefix first
+	byConfig   []*route // config order
+	tokens     TokenSource
+	tokenError func(w http.ResponseWriter, r *http.Request, err error)
+	observe    func(route string, status int, d time.Duration)
+	trusted    []netip.Prefix
+	log        *slog.Logger
+}
+
+// New validates every route, reporting all problems at once (joined with
+// [errors.Join], each naming the route's index and prefix), and builds one
+// [httputil.ReverseProxy] per route.
+func New(cfg Config) (*Handler, error) {
+	h := &Handler{
+		tokens:     cfg.Tokens,
+		tokenError: cfg.TokenError,
+		observe:    cfg.Observe,
+		trusted:    cfg.TrustedProxies,
+		log:        cfg.Logger,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	routes, err := compileRoutes(cfg.Routes, cfg.Tokens != nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, rt := range routes {
+		rt.rp = h.reverseProxy(rt, cfg.Transport)
+	}
+	h.byConfig = routes
+	h.routes = sortByPrefixLen(routes)
+	return h, nil
+}
+
+// Match returns the route whose prefix is the longest one path starts with.
+// It only matches: ServeHTTP also refuses unsafe paths. The returned route
+// must not be modified.
+func (h *Handler) Match(path string) (*Route, bool) {
+	if rt := h.match(path); rt != nil {
+		return &rt.Route, true
+	}
+	return nil, false
+}
+
+// Routes returns a copy of the route table in configuration order, with
+// defaults filled in (Token, Exchange, Timeout).
+func (h *Handler) Routes() []Route {
+	out := make([]Route, len(h.byConfig))
+	for i, rt := range h.byConfig {
+		r := rt.Route
+		r.Methods = append([]string(nil), r.Methods...)
+		r.Scopes = append([]string(nil), r.Scopes...)
+		out[i] = r
+	}
+	return out
+}
+
+func (h *Handler) match(path string) *route {
+	for _, rt := range h.routes {
+		if len(path) >= len(rt.Prefix) && path[:len(rt.Prefix)] == rt.Prefix {
+			return rt
+		}
+	}
+	return nil
+}
+
+// ServeHTTP proxies r to its route's upstream, or answers a JSON error:
+// 404 not_found, 400 invalid_path, 405 method_not_allowed, 502 bad_gateway,
+// 504 gateway_timeout, or whatever Config.TokenError writes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := h.match(r.URL.Path)
+	if h.observe == nil {
+		h.serve(w, r, rt)
+		return
+	}
+	label := ""
+	if rt != nil {
+		label = rt.Prefix
+	}
+	ow := &observedWriter{ResponseWriter: w}
+	start := time.Now()
+	// Deferred so that a response aborted mid-body (ReverseProxy panics
+	// with http.ErrAbortHandler) is observed too.
+	defer func() { h.observe(label, ow.statusCode(), time.Since(start)) }()
+	h.serve(ow, r, rt)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
+	if rt == nil {
+		writeError(w, errNotFound)
+		return
+	}
+	if !safePath(r.URL.Path) || (r.URL.RawPath != "" && !safeRawPath(r.URL.RawPath)) {
+		writeError(w, errInvalidPath)
+		return
+	}
+	if !rt.allows(r.Method) {
+		w.Header()["Allow"] = []string{rt.allow}
+		writeError(w, errMethodNotAllowed)
+		return
+	}
+	if rt.mode == TokenNone {
+		rt.rp.ServeHTTP(w, r)
+		return
+	}
+	tok, err := h.tokens.Token(r, &rt.Route)
+	if err == nil && tok == "" && rt.mode != TokenUserOptional {
+		err = ErrEmptyToken
+	}
+	if err != nil {
+		h.tokenFailed(w, r, rt, err)
+		return
+	}
+	if tok != "" {
+		r = r.WithContext(&tokenContext{Context: r.Context(), token: tok})
+	}
+	rt.rp.ServeHTTP(w, r)
+}
+
+// tokenContext carries the bearer token from ServeHTTP to Rewrite. It is one
+// allocation instead of context.WithValue's two.
+type tokenContext struct {
+	context.Context
+	token string
+}
+
+type tokenKey struct{}
+
+func (c *tokenContext) Value(key any) any {
+	if key == (tokenKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func tokenFrom(ctx context.Context) string {
+	if tc, ok := ctx.Value(tokenKey{}).(*tokenContext); ok {
+		return tc.token
+	}
+	return ""
+}

@@ -1,0 +1,119 @@
+package proxy
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+)
+
+// reverseProxy builds rt's ReverseProxy.
+func (h *Handler) reverseProxy(rt *route, base http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        func(pr *httputil.ProxyRequest) { h.rewrite(rt, pr) },
+		Transport:      routeTransport(base, rt),
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   h.errorHandler(rt),
+		ErrorLog:       slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+		BufferPool:     copyBuffers,
+		// FlushInterval 0: ReverseProxy already flushes every write of a
+		// text/event-stream or unknown-length (streamed) response.
+	}
+}
+
+// rewrite turns the inbound request into the upstream one. ReverseProxy has
+// already removed hop-by-hop headers and every inbound Forwarded and
+// X-Forwarded-* header.
+func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
+	// origin has no path, so SetURL's join leaves the request path alone
+	// (no allocation); the path is set just after. SetURL also clears
+	// Out.Host: the Host header is the upstream's.
+	pr.SetURL(rt.origin)
+	out := pr.Out
+	out.URL.Path, out.URL.RawPath = rt.upstreamPath(pr.In.URL.Path, pr.In.URL.RawPath)
+
+	hdr := out.Header
+	delete(hdr, "Cookie")
+	delete(hdr, "Authorization")
+	delete(hdr, "Proxy-Authorization")
+	// Headers some frameworks take as the "real" URL: they would let the
+	// browser pick another upstream route.
+	delete(hdr, "X-Original-Url")
+	delete(hdr, "X-Rewrite-Url")
+	if tok := tokenFrom(pr.In.Context()); tok != "" {
+		hdr["Authorization"] = []string{"Bearer " + tok}
+	}
+	h.setForwarded(pr.In, hdr)
+}
+
+// setForwarded sets X-Forwarded-For/-Proto/-Host. From a trusted peer the
+// inbound chain is extended and its proto and host kept; from anyone else
+// the inbound values are ignored.
+func (h *Handler) setForwarded(in *http.Request, hdr http.Header) {
+	ip, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		ip = ""
+	}
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	host := in.Host
+	if ip != "" && h.isTrusted(ip) {
+		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		if v := in.Header["X-Forwarded-Proto"]; len(v) == 1 && (v[0] == "http" || v[0] == "https") {
+			proto = v[0]
+		}
+		if v := in.Header["X-Forwarded-Host"]; len(v) == 1 && v[0] != "" {
+			host = v[0]
+		}
+	} else {
+		for _, k := range untrustedHeaders {
+			delete(hdr, k)
+		}
+	}
+	if ip != "" {
+		hdr["X-Forwarded-For"] = []string{ip}
+	}
+	hdr["X-Forwarded-Proto"] = []string{proto}
+	hdr["X-Forwarded-Host"] = []string{host}
+}
+
+// untrustedHeaders are dropped unless the peer is a trusted proxy: each
+// claims something about the client only a proxy can know.
+var untrustedHeaders = []string{"X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Client-Ip", "True-Client-Ip"}
+
+func (h *Handler) isTrusted(ip string) bool {
+	if len(h.trusted) == 0 {
+		return false
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range h.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// modifyResponse drops response headers an internal API must not set on
+// the BFF's origin: cookies (they could overwrite or fix the session
+// cookie) and CORS grants (the BFF never grants cross-origin access).
+func modifyResponse(res *http.Response) error {
+	hdr := res.Header
+	delete(hdr, "Set-Cookie")
+	delete(hdr, "Access-Control-Allow-Origin")
+	delete(hdr, "Access-Control-Allow-Credentials")
+	delete(hdr, "Access-Control-Allow-Headers")
+	delete(hdr, "Access-Control-Allow-Methods")
+	delete(hdr, "Access-Control-Expose-Headers")
+	return nil
+}

@@ -1,0 +1,336 @@
+// Package session keeps browser sessions on the server: the [Record] type,
+// its encryption at rest ([Cipher]), the [Backend] interfaces that bolt and
+// Redis implement, and the [Manager] that ties cookie values to records.
+//
+// The cookie carries only a random token. The store key is the SHA-256 of
+// that token, and the record is sealed with AES-GCM using the store key as
+// associated data, so a dump of the store yields neither tokens nor usable
+// cookies.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned by [Manager.Update] when the session no longer
+// exists (expired, signed out, or never existed).
+var ErrNotFound = errors.New("session: not found")
+
+// Config configures a [Manager].
+type Config struct {
+	// Backend stores the sessions. Required.
+	Backend Backend
+	// Cipher seals records. Required.
+	Cipher *Cipher
+	// IdleTimeout ends a session unused for this long. Default 2h.
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after it was created. Default 24h.
+	Lifetime time.Duration
+	// TouchInterval is the least time between two writes of LastSeenAt, so
+	// that reads do not turn into writes. Default 1m.
+	TouchInterval time.Duration
+	// LockTTL bounds how long one holder keeps a session's lock (it must
+	// outlast a provider call). Default 30s.
+	LockTTL time.Duration
+	// CacheSize bounds the decoded-record cache. Default 10000.
+	CacheSize int
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+}
+
+// Manager creates, loads, updates and deletes sessions. It is safe for
+// concurrent use.
+type Manager struct {
+	cfg      Config
+	cache    recordCache
+	touching sync.Map // store key -> struct{}: a LastSeenAt write under way
+}
+
+// NewManager returns a Manager for cfg.
+func NewManager(cfg Config) (*Manager, error) {
+	if cfg.Backend == nil || cfg.Cipher == nil {
+		return nil, errors.New("session: Backend and Cipher are required")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 2 * time.Hour
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = 24 * time.Hour
+	}
+	if cfg.TouchInterval <= 0 {
+		cfg.TouchInterval = time.Minute
+	}
+	if cfg.LockTTL <= 0 {
+		cfg.LockTTL = 30 * time.Second
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 10000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Manager{cfg: cfg, cache: recordCache{max: cfg.CacheSize}}, nil
+}
+
+// Backend returns the manager's backend.
+func (m *Manager) Backend() Backend { return m.cfg.Backend }
+
+// IdleTimeout returns the configured idle timeout.
+func (m *Manager) IdleTimeout() time.Duration { return m.cfg.IdleTimeout }
+
+// StoreKey derives the store key from a cookie token: base64url(SHA-256).
+func StoreKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// indexValue hashes a subject or sid so that the index, which is not
+// encrypted, does not list who is signed in.
+func indexValue(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("session: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Create stores rec as a new session and returns the cookie token for it. It
+// always makes a fresh token (no session fixation) and sets rec's ID and
+// times.
+func (m *Manager) Create(ctx context.Context, rec *Record) (token Secret, err error) {
+	now := m.cfg.Now()
+	rec.ID = randomString(16)
+	rec.CreatedAt = now
+	rec.LastSeenAt = now
+	rec.ExpiresAt = now.Add(m.cfg.Lifetime)
+	tok := randomString(32)
+	key := StoreKey(tok)
+	if err := m.save(ctx, key, rec); err != nil {
+		return "", err
+	}
+	expiry := rec.ExpiresAt
+	if err := m.cfg.Backend.IndexAdd(ctx, BySubject, indexValue(rec.Subject), key, expiry); err != nil {
+		return "", fmt.Errorf("session: index: %w", err)
+	}
+	if rec.SID != "" {
+		if err := m.cfg.Backend.IndexAdd(ctx, BySID, indexValue(rec.SID), key, expiry); err != nil {
+			return "", fmt.Errorf("session: index: %w", err)
+		}
+	}
+	return Secret(tok), nil
+}
+
+// Load returns the live session for a cookie token, or a nil record when
+// there is none (unknown, expired, tampered). The record is shared: do not
+// modify it. Load also records the visit, writing LastSeenAt at most once
+// per TouchInterval.
+func (m *Manager) Load(ctx context.Context, token string) (key string, rec *Record, err error) {
+	if token == "" {
+		return "", nil, nil
+	}
+	key = StoreKey(token)
+	rec, err = m.find(ctx, key)
+	if err != nil || rec == nil {
+		return key, nil, err
+	}
+	now := m.cfg.Now()
+	if !m.live(rec, now) {
+		m.forget(ctx, key, rec)
+		return key, nil, nil
+	}
+	if now.Sub(rec.LastSeenAt) >= m.cfg.TouchInterval {
+		m.touch(ctx, key, now)
+	}
+	return key, rec, nil
+}
+
+func (m *Manager) live(rec *Record, now time.Time) bool {
+	return now.Before(rec.IdleExpiresAt(m.cfg.IdleTimeout))
+}
+
+// touch writes LastSeenAt, once per key at a time: concurrent requests of
+// the same session go on without waiting for it.
+func (m *Manager) touch(ctx context.Context, key string, now time.Time) {
+	if _, busy := m.touching.LoadOrStore(key, struct{}{}); busy {
+		return
+	}
+	defer m.touching.Delete(key)
+	_, _ = m.Update(ctx, key, func(r *Record) (bool, error) {
+		if now.Sub(r.LastSeenAt) < m.cfg.TouchInterval {
+			return false, nil
+		}
+		r.LastSeenAt = now
+		return true, nil
+	})
+}
+
+// find reads and decrypts the record under key. The decoded record is
+// reused while the stored bytes are unchanged, so the hot path skips
+// decryption and JSON decoding, yet a change made by another instance is
+// seen at once.
+func (m *Manager) find(ctx context.Context, key string) (*Record, error) {
+	b, found, err := m.cfg.Backend.Find(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("session: find: %w", err)
+	}
+	if !found {
+		m.cache.remove(key)
+		return nil, nil
+	}
+	if rec := m.cache.get(key, b); rec != nil {
+		return rec, nil
+	}
+	plain, err := m.cfg.Cipher.Open(b, []byte(key))
+	if err != nil {
+		// A record no configured key opens is as good as gone; it is not a
+		// system failure, so the user is simply signed out.
+		return nil, nil
+	}
+	rec := new(Record)
+	if err := json.Unmarshal(plain, rec); err != nil {
+		return nil, nil
+	}
+	m.cache.put(key, b, rec)
+	return rec, nil
+}
+
+func (m *Manager) save(ctx context.Context, key string, rec *Record) error {
+	plain, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("session: encode: %w", err)
+	}
+	b := m.cfg.Cipher.Seal(plain, []byte(key))
+	if err := m.cfg.Backend.Commit(ctx, key, b, rec.IdleExpiresAt(m.cfg.IdleTimeout)); err != nil {
+		return fmt.Errorf("session: commit: %w", err)
+	}
+	m.cache.put(key, b, rec)
+	return nil
+}
+
+// Lock takes the session's cross-instance lock. Most callers want
+// [Manager.Update], which takes it for them.
+func (m *Manager) Lock(ctx context.Context, key string) (unlock func(), err error) {
+	return m.cfg.Backend.Lock(ctx, "lock:"+key, m.cfg.LockTTL)
+}
+
+// Update changes a session under its lock: it re-reads the record, passes a
+// private copy to fn, and saves it when fn reports a change. fn may call
+// the provider: every other request that wants to change this session, on
+// any instance, waits meanwhile. Update returns the record as stored after
+// fn, or [ErrNotFound].
+func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (changed bool, err error)) (*Record, error) {
+	unlock, err := m.Lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	rec, err := m.find(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil || !m.live(rec, m.cfg.Now()) {
+		return nil, ErrNotFound
+	}
+	rec = rec.Clone()
+	changed, err := fn(rec)
+	if err != nil {
+		return nil, err
+	}
+	if !changed {
+		return rec, nil
+	}
+	if err := m.save(ctx, key, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// Delete ends the session under key, if any, and returns the record it
+// had, so the caller can revoke its tokens. It is not an error when the
+// session is already gone.
+func (m *Manager) Delete(ctx context.Context, key string) (*Record, error) {
+	rec, err := m.find(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.cfg.Backend.Delete(ctx, key); err != nil {
+		return nil, fmt.Errorf("session: delete: %w", err)
+	}
+	m.cache.remove(key)
+	if rec != nil {
+		m.unindex(ctx, key, rec)
+	}
+	return rec, nil
+}
+
+// forget deletes an expired session found on the way; failures only leave
+// work for the store's own expiry.
+func (m *Manager) forget(ctx context.Context, key string, rec *Record) {
+	_ = m.cfg.Backend.Delete(ctx, key)
+	m.cache.remove(key)
+	m.unindex(ctx, key, rec)
+}
+
+func (m *Manager) unindex(ctx context.Context, key string, rec *Record) {
+	_ = m.cfg.Backend.IndexRemove(ctx, BySubject, indexValue(rec.Subject), key)
+	if rec.SID != "" {
+		_ = m.cfg.Backend.IndexRemove(ctx, BySID, indexValue(rec.SID), key)
+	}
+}
+
+// Entry is one session found by an index lookup.
+type Entry struct {
+	Key    string
+	Record *Record
+}
+
+// BySubject lists the live sessions of one user.
+func (m *Manager) BySubject(ctx context.Context, sub string) ([]Entry, error) {
+	return m.lookup(ctx, BySubject, sub)
+}
+
+// BySID lists the live sessions made in one provider session.
+func (m *Manager) BySID(ctx context.Context, sid string) ([]Entry, error) {
+	return m.lookup(ctx, BySID, sid)
+}
+
+// lookup resolves index entries and drops the stale ones it meets, which
+// keeps the index consistent with expiry without a full scan.
+func (m *Manager) lookup(ctx context.Context, kind, value string) ([]Entry, error) {
+	iv := indexValue(value)
+	keys, err := m.cfg.Backend.IndexLookup(ctx, kind, iv)
+	if err != nil {
+		return nil, fmt.Errorf("session: index lookup: %w", err)
+	}
+	now := m.cfg.Now()
+	var out []Entry
+	for _, key := range keys {
+		rec, err := m.find(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			_ = m.cfg.Backend.IndexRemove(ctx, kind, iv, key)
+			continue
+		}
+		if !m.live(rec, now) {
+			m.forget(ctx, key, rec)
+			continue
+		}
+		out = append(out, Entry{Key: key, Record: rec})
+	}
+	return out, nil
+}

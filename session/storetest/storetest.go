@@ -1,0 +1,254 @@
+// Package storetest is the conformance suite every session backend passes:
+// the same tests run against bolt and Redis.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bff-project/bff/session"
+)
+
+// Run runs the suite. newBackend returns a fresh, empty backend; Run closes
+// it.
+func Run(t *testing.T, newBackend func(t *testing.T) session.Backend) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, b session.Backend)
+	}{
+		{"FindCommitDelete", testFindCommitDelete},
+		{"Expiry", testExpiry},
+		{"Index", testIndex},
+		{"ReplayCache", testReplayCache},
+		{"LockExcludes", testLockExcludes},
+		{"LockHonoursContext", testLockHonoursContext},
+		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Ping", func(t *testing.T, b session.Backend) {
+			if err := b.Ping(context.Background()); err != nil {
+				t.Errorf("Ping() = %v, want nil", err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			t.Cleanup(func() { b.Close() })
+			tc.run(t, b)
+		})
+	}
+}
+
+func testFindCommitDelete(t *testing.T, b session.Backend) {
+	ctx := context.Background()
+	if _, found, err := b.Find(ctx, "missing"); found || err != nil {
+		t.Fatalf("Find(missing) = found %v, err %v; want false, nil", found, err)
+	}
+	want := []byte("value\x00with binary \xff")
+	if err := b.Commit(ctx, "k", want, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Commit() = %v", err)
+	}
+	got, found, err := b.Find(ctx, "k")
+	if err != nil || !found || !bytes.Equal(got, want) {
+		t.Fatalf("Find() = %q, %v, %v; want %q, true, nil", got, found, err, want)
+	}
+	if err := b.Commit(ctx, "k", []byte("v2"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Commit(overwrite) = %v", err)
+	}
+	if got, _, _ := b.Find(ctx, "k"); string(got) != "v2" {
+		t.Errorf("Find() after overwrite = %q, want v2", got)
+	}
+	if err := b.Delete(ctx, "k"); err != nil {
+		t.Fatalf("Delete() = %v", err)
+	}
+	if _, found, _ := b.Find(ctx, "k"); found {
+		t.Error("Find() after Delete found the value")
+	}
+	if err := b.Delete(ctx, "k"); err != nil {
+		t.Errorf("Delete(missing) = %v, want nil", err)
+	}
+}
+
+func testExpiry(t *testing.T, b session.Backend) {
+	ctx := context.Background()
+	exp := time.Now().Add(1200 * time.Millisecond)
+	if err := b.Commit(ctx, "short", []byte("x"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.IndexAdd(ctx, "sub", "u", "short", exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := b.Find(ctx, "short"); !found {
+		t.Fatal("Find() before expiry: not found")
+	}
+	time.Sleep(time.Until(exp) + 200*time.Millisecond)
+	if _, found, err := b.Find(ctx, "short"); found || err != nil {
+		t.Errorf("Find() after expiry = %v, %v; want false, nil", found, err)
+	}
+	if keys, err := b.IndexLookup(ctx, "sub", "u"); err != nil || len(keys) != 0 {
+		t.Errorf("IndexLookup() after expiry = %v, %v; want none", keys, err)
+	}
+}
+
+func testIndex(t *testing.T, b session.Backend) {
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	for _, k := range []string{"a", "b", "c"} {
+		if err := b.IndexAdd(ctx, "sub", "alice", k, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Values that are prefixes of each other must not mix.
+	if err := b.IndexAdd(ctx, "sub", "alice2", "z", exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.IndexAdd(ctx, "sid", "alice", "s", exp); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.IndexLookup(ctx, "sub", "alice")
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("IndexLookup() = %v, %v; want [a b c]", got, err)
+	}
+	if err := b.IndexRemove(ctx, "sub", "alice", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.IndexRemove(ctx, "sub", "alice", "missing"); err != nil {
+		t.Errorf("IndexRemove(missing) = %v, want nil", err)
+	}
+	got, _ = b.IndexLookup(ctx, "sub", "alice")
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("IndexLookup() after remove = %v, want [a c]", got)
+	}
+	if got, _ := b.IndexLookup(ctx, "sub", "nobody"); len(got) != 0 {
+		t.Errorf("IndexLookup(nobody) = %v, want none", got)
+	}
+}
+
+func testReplayCache(t *testing.T, b session.Backend) {
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	var firsts atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			first, err := b.FirstUse(ctx, "jti-1", exp)
+			if err != nil {
+				t.Error(err)
+			}
+			if first {
+				firsts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := firsts.Load(); got != 1 {
+		t.Errorf("concurrent FirstUse() gave %d firsts, want 1", got)
+	}
+	if first, _ := b.FirstUse(ctx, "jti-2", exp); !first {
+		t.Error("FirstUse(new id) = false, want true")
+	}
+}
+
+func testLockExcludes(t *testing.T, b session.Backend) {
+	ctx := context.Background()
+	var inside, maxInside atomic.Int32
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := b.Lock(ctx, "L", 5*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inside.Add(1)
+			for {
+				m := maxInside.Load()
+				if n <= m || maxInside.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			inside.Add(-1)
+			unlock()
+		}()
+	}
+	wg.Wait()
+	if got := maxInside.Load(); got != 1 {
+		t.Errorf("holders at once = %d, want 1", got)
+	}
+}
+
+func testLockHonoursContext(t *testing.T, b session.Backend) {
+	unlock, err := b.Lock(context.Background(), "L", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(ctx, "L", 5*time.Second); !errors.Is(err, session.ErrLockNotObtained) {
+		t.Errorf("Lock() on a held lock = %v, want ErrLockNotObtained", err)
+	}
+	other, err := b.Lock(context.Background(), "other", 5*time.Second)
+	if err != nil {
+		t.Fatalf("Lock(other key) = %v, want nil", err)
+	}
+	other()
+}
+
+// testConcurrentUpdates drives a Manager on the backend: concurrent Update
+// calls on one session must not lose a write.
+func testConcurrentUpdates(t *testing.T, b session.Backend) {
+	ctx := context.Background()
+	c, err := session.NewCipher([][]byte{bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.NewManager(session.Config{Backend: b, Cipher: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := m.Create(ctx, &session.Record{Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := session.StoreKey(string(tok))
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := m.Update(ctx, key, func(r *session.Record) (bool, error) {
+				if r.Tokens == nil {
+					r.Tokens = map[string]session.Token{}
+				}
+				r.Tokens[fmt.Sprint(i)] = session.Token{AccessToken: "t"}
+				return true, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	_, rec, err := m.Load(ctx, string(tok))
+	if err != nil || rec == nil {
+		t.Fatalf("Load() = %v, %v", rec, err)
+	}
+	if got := len(rec.Tokens); got != n {
+		t.Errorf("tokens after %d concurrent updates = %d, want %d (a write was lost)", n, got, n)
+	}
+}
