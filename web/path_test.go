@@ -144,3 +144,57 @@ func TestHasExt(t *testing.T) {
 		}
 	}
 }
+
+func TestTraversal(t *testing.T) {
+	fx := newFixture(t)
+	ts := server(t, Config{Dir: fx.dir})
+	tests := []struct {
+		name       string
+		path       string
+		wantStatus int
+	}{
+		{name: "dot dot", path: "/../outside/secret.txt", wantStatus: 404},
+		{name: "etc passwd", path: "/../etc/passwd", wantStatus: 404},
+		{name: "deep dot dot", path: "/../../../../../../etc/passwd", wantStatus: 404},
+		{name: "encoded dot dot", path: "/%2e%2e/outside/secret.txt", wantStatus: 404},
+		{name: "encoded dot dot upper", path: "/%2E%2E/outside/passwd", wantStatus: 404},
+		{name: "encoded dot dot dir", path: "/%2e%2e/", wantStatus: 404},
+		{name: "encoded slash", path: "/..%2f..%2foutside%2fsecret.txt", wantStatus: 404},
+		{name: "encoded slash route", path: "/..%2f..%2f", wantStatus: 404},
+		{name: "dot dot inside then out", path: "/a/../../outside/secret.txt", wantStatus: 404},
+		{name: "dot dot back inside", path: "/assets/../app.js", wantStatus: 404},
+		{name: "single dot", path: "/./app.js", wantStatus: 404},
+		{name: "double slash", path: "//app.js", wantStatus: 404},
+		{name: "encoded backslash", path: "/..%5coutside%5csecret.txt", wantStatus: 404},
+		{name: "raw backslash", path: `/..\outside\secret.txt`, wantStatus: 404},
+		{name: "NUL", path: "/app.js%00.png", wantStatus: 404},
+		{name: "NUL route", path: "/route%00", wantStatus: 404},
+		{name: "symlink file outside", path: "/link.txt", wantStatus: 404},
+		{name: "relative symlink outside", path: "/relout.txt", wantStatus: 404},
+		{name: "symlink dir outside", path: "/linkdir/secret.txt", wantStatus: 404},
+		{name: "symlink dir outside no ext", path: "/linkdir/passwd", wantStatus: 200}, // SPA fallback, not the file
+		{name: "dotfile", path: "/.env", wantStatus: 404},
+		{name: "dot dir", path: "/.git/config", wantStatus: 404},
+		{name: "dot dir slash", path: "/.git/", wantStatus: 404},
+		{name: "nested dotfile", path: "/assets/.hidden.js", wantStatus: 404},
+		{name: "well-known", path: "/.well-known/security.txt", wantStatus: 404},
+		{name: "encoded dotfile", path: "/%2eenv", wantStatus: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := do(t, ts, "GET", tt.path, nil)
+			if res.StatusCode != tt.wantStatus {
+				t.Errorf("GET %s status = %d, want %d", tt.path, res.StatusCode, tt.wantStatus)
+			}
+			for _, leak := range []string{secretBody, "SECRET=1", "[core]", "hidden"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("GET %s body = %q, leaks %q", tt.path, body, leak)
+				}
+			}
+			if res.StatusCode == 200 && body != indexBody {
+				t.Errorf("GET %s body = %q, want index.html", tt.path, body)
+			}
+			checkSecurityHeaders(t, res.Header, DefaultCSP)
+		})
+	}
+}

@@ -1,0 +1,457 @@
+package session_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/redistest"
+	"github.com/bff-project/bff/session/storetest"
+)
+
+var unsafePrefixChars = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+
+// testPrefix is unique per call, so tests sharing one server (the
+// BFF_TEST_REDIS_URL one) never see each other's keys.
+func testPrefix(t testing.TB) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "bfftest:" + unsafePrefixChars.ReplaceAllString(t.Name(), "_") + ":" + hex.EncodeToString(b) + ":"
+}
+
+// openRedis opens a backend on url under a fresh prefix and, on cleanup,
+// deletes the keys it made and closes it.
+func openRedis(t testing.TB, url string) *session.Redis {
+	t.Helper()
+	prefix := testPrefix(t)
+	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: url, Prefix: prefix})
+	if err != nil {
+		t.Fatalf("OpenRedis() = %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := r.Client().Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			r.Client().Del(ctx, iter.Val())
+		}
+		r.Close()
+	})
+	return r
+}
+
+// keysUnder lists the keys matching a glob pattern.
+func keysUnder(t testing.TB, c redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	keys, err := c.Keys(context.Background(), pattern).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func TestRedisConformance(t *testing.T) {
+	url := redistest.Server(t)
+	storetest.Run(t, func(t *testing.T) session.Backend { return openRedis(t, url) })
+}
+
+// TestRedisKeyLayout checks that every key carries the prefix and that
+// Redis expires each one when the data it holds expires.
+func TestRedisKeyLayout(t *testing.T) {
+	url := redistest.Server(t)
+	prefix := testPrefix(t)
+	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: url, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := r.Client()
+	ctx := context.Background()
+	now := time.Now()
+	if err := r.Commit(ctx, "k1", []byte("blob"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.IndexAdd(ctx, session.BySubject, "alice", "k1", now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// A shorter-lived entry must not shorten the set's life.
+	if err := r.IndexAdd(ctx, session.BySubject, "alice", "k2", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.FirstUse(ctx, "jti", now.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := r.Lock(ctx, "L", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+
+	tests := []struct {
+		name string
+		key  string
+		ttl  time.Duration
+	}{
+		{"session", prefix + "s:k1", time.Hour},
+		{"index", prefix + "i:sub:alice", 2 * time.Hour},
+		{"replay", prefix + "r:jti", 10 * time.Minute},
+		{"lock", prefix + "l:L", 30 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.PTTL(ctx, tc.key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got < tc.ttl-2*time.Second || got > tc.ttl {
+				t.Errorf("PTTL(%s) = %v, want about %v", tc.key, got, tc.ttl)
+			}
+		})
+	}
+	// The test name with a different random suffix: anything this test
+	// wrote outside its prefix would show up here.
+	all := keysUnder(t, c, strings.TrimSuffix(prefix[:len(prefix)-9], ":")+"*")
+	if len(all) != len(tests) {
+		t.Errorf("keys = %v, want the %d above", all, len(tests))
+	}
+	for _, k := range all {
+		if !strings.HasPrefix(k, prefix) {
+			t.Errorf("key %q lacks prefix %q", k, prefix)
+		}
+	}
+	// The index scores are expiries in Unix ms.
+	score, err := c.ZScore(ctx, prefix+"i:sub:alice", "k2").Result()
+	if err != nil || int64(score) != now.Add(time.Minute).UnixMilli() {
+		t.Errorf("ZSCORE(k2) = %v, %v; want %d", score, err, now.Add(time.Minute).UnixMilli())
+	}
+}
+
+func TestRedisDefaultPrefix(t *testing.T) {
+	url := redistest.Server(t)
+	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	key := "default-prefix-" + testPrefix(t)
+	if err := r.Commit(ctx, key, []byte("x"), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Delete(ctx, key)
+	if n, err := r.Client().Exists(ctx, "bff:s:"+key).Result(); err != nil || n != 1 {
+		t.Errorf("EXISTS bff:s:<key> = %v, %v; want 1", n, err)
+	}
+}
+
+func TestRedisCommitPastExpiryDeletes(t *testing.T) {
+	r := openRedis(t, redistest.Server(t))
+	ctx := context.Background()
+	if err := r.Commit(ctx, "k", []byte("x"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(ctx, "k", []byte("y"), time.Now().Add(-time.Second)); err != nil {
+		t.Fatalf("Commit(past expiry) = %v, want nil", err)
+	}
+	if _, found, err := r.Find(ctx, "k"); found || err != nil {
+		t.Errorf("Find() after past-expiry Commit = %v, %v; want false, nil", found, err)
+	}
+}
+
+// TestRedisUnlockByNonOwner: a holder whose ttl lapsed must not release
+// the lock the next holder took.
+func TestRedisUnlockByNonOwner(t *testing.T) {
+	r := openRedis(t, redistest.Server(t))
+	ctx := context.Background()
+	unlockA, err := r.Lock(ctx, "L", 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	unlockB, err := r.Lock(ctx, "L", 10*time.Second)
+	if err != nil {
+		t.Fatalf("Lock() after ttl lapsed = %v", err)
+	}
+	defer unlockB()
+	unlockA() // late release by the old holder
+
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := r.Lock(short, "L", 10*time.Second); !errors.Is(err, session.ErrLockNotObtained) {
+		t.Fatalf("Lock() after a non-owner's unlock = %v, want ErrLockNotObtained", err)
+	}
+	unlockB()
+	unlockC, err := r.Lock(ctx, "L", 10*time.Second)
+	if err != nil {
+		t.Fatalf("Lock() after owner's unlock = %v", err)
+	}
+	unlockC()
+}
+
+// TestRedisLockLapses: a holder that crashed (never unlocks) blocks others
+// only until its ttl.
+func TestRedisLockLapses(t *testing.T) {
+	r := openRedis(t, redistest.Server(t))
+	if _, err := r.Lock(context.Background(), "L", 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	unlock, err := r.Lock(ctx, "L", time.Second)
+	if err != nil {
+		t.Fatalf("Lock() on an abandoned lock = %v, want it once the ttl lapses", err)
+	}
+	unlock()
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("Lock() got a held lock after %v, before its ttl", d)
+	}
+}
+
+func TestRedisLockErrorWrapsContext(t *testing.T) {
+	r := openRedis(t, redistest.Server(t))
+	unlock, err := r.Lock(context.Background(), "L", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = r.Lock(ctx, "L", 10*time.Second)
+	if !errors.Is(err, session.ErrLockNotObtained) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock() = %v, want ErrLockNotObtained and DeadlineExceeded", err)
+	}
+}
+
+// outageBound is an upper bound on how long one call may take against a
+// dead Redis (about two 500ms timeouts are expected); not a speed target.
+const outageBound = 3 * time.Second
+
+// backendCalls exercises every I/O method once.
+var backendCalls = []struct {
+	name string
+	call func(ctx context.Context, r *session.Redis) error
+}{
+	{"Find", func(ctx context.Context, r *session.Redis) error { _, _, err := r.Find(ctx, "k"); return err }},
+	{"Commit", func(ctx context.Context, r *session.Redis) error {
+		return r.Commit(ctx, "k", []byte("x"), time.Now().Add(time.Hour))
+	}},
+	{"Delete", func(ctx context.Context, r *session.Redis) error { return r.Delete(ctx, "gone") }},
+	{"IndexAdd", func(ctx context.Context, r *session.Redis) error {
+		return r.IndexAdd(ctx, "sub", "u", "k", time.Now().Add(time.Hour))
+	}},
+	{"IndexLookup", func(ctx context.Context, r *session.Redis) error {
+		_, err := r.IndexLookup(ctx, "sub", "u")
+		return err
+	}},
+	{"IndexRemove", func(ctx context.Context, r *session.Redis) error { return r.IndexRemove(ctx, "sub", "u", "x") }},
+	{"FirstUse", func(ctx context.Context, r *session.Redis) error {
+		_, err := r.FirstUse(ctx, randomID(), time.Now().Add(time.Hour))
+		return err
+	}},
+	{"Lock", func(ctx context.Context, r *session.Redis) error {
+		unlock, err := r.Lock(ctx, randomID(), time.Second)
+		if err == nil {
+			unlock()
+		}
+		return err
+	}},
+	{"Ping", func(ctx context.Context, r *session.Redis) error { return r.Ping(ctx) }},
+}
+
+func randomID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// wantAllFail checks that every call fails, each within outageBound.
+func wantAllFail(t *testing.T, r *session.Redis, state string) {
+	t.Helper()
+	for _, c := range backendCalls {
+		start := time.Now()
+		err := c.call(context.Background(), r)
+		d := time.Since(start)
+		t.Logf("%s() with Redis %s: %v after %v", c.name, state, err, d.Round(time.Millisecond))
+		if err == nil {
+			t.Errorf("%s() with Redis %s = nil error, want an error", c.name, state)
+		}
+		if d > outageBound {
+			t.Errorf("%s() with Redis %s took %v, want under %v", c.name, state, d, outageBound)
+		}
+	}
+}
+
+func wantAllSucceed(t *testing.T, r *session.Redis, state string) {
+	t.Helper()
+	for _, c := range backendCalls {
+		if err := c.call(context.Background(), r); err != nil {
+			t.Errorf("%s() %s = %v, want nil", c.name, state, err)
+		}
+	}
+}
+
+// TestRedisOutage: with Redis gone every call fails fast, and after it
+// comes back the same backend works again without being reopened.
+func TestRedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	r := openRedis(t, srv.URL)
+	wantAllSucceed(t, r, "before the outage")
+
+	srv.Stop()
+	wantAllFail(t, r, "stopped")
+
+	srv.Restart()
+	wantAllSucceed(t, r, "after restart")
+}
+
+// TestRedisFrozen: a Redis that accepts nothing but never answers (a hung
+// host) must not hang the caller either; the timeouts end each call.
+func TestRedisFrozen(t *testing.T) {
+	srv := redistest.Start(t)
+	r := openRedis(t, srv.URL)
+	wantAllSucceed(t, r, "before the freeze")
+
+	srv.Pause()
+	wantAllFail(t, r, "frozen")
+
+	srv.Resume()
+	// Connections that timed out were dropped; the pool heals.
+	wantAllSucceed(t, r, "after resume")
+}
+
+// TestOpenRedisDownAtStart: start-up does not need Redis; Ping reports it.
+func TestOpenRedisDownAtStart(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: srv.URL})
+	if err != nil {
+		t.Fatalf("OpenRedis() with Redis down = %v, want nil", err)
+	}
+	defer r.Close()
+	if err := r.Ping(context.Background()); err == nil {
+		t.Error("Ping() with Redis down = nil, want an error")
+	}
+	srv.Restart()
+	if err := r.Ping(context.Background()); err != nil {
+		t.Errorf("Ping() once Redis is up = %v, want nil", err)
+	}
+}
+
+// TestRedisAddrsAndCredentials: Addrs replace the URL's host and Password
+// overrides the URL's (wrong) one.
+func TestRedisAddrsAndCredentials(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "requirepass", "s3cret").Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := session.RedisConfig{URL: "redis://:wrong@203.0.113.1:1/0", Addrs: []string{srv.Addr()}}
+	r, err := session.OpenRedis(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Ping(ctx); err == nil {
+		t.Error("Ping() with the URL's wrong password = nil, want an auth error")
+	}
+	r.Close()
+	cfg.Password = "s3cret"
+	if r, err = session.OpenRedis(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Ping(ctx); err != nil {
+		t.Errorf("Ping() with Password override = %v, want nil", err)
+	}
+}
+
+func TestOpenRedisConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     session.RedisConfig
+		wantErr string // substring; "" means success
+		kind    string // "single", "failover", "cluster" on success
+		addrs   []string
+	}{
+		{name: "empty", cfg: session.RedisConfig{}, wantErr: "url (or addrs) is required"},
+		{name: "no scheme", cfg: session.RedisConfig{URL: "127.0.0.1:6379"}, wantErr: "url must start with"},
+		{name: "http scheme", cfg: session.RedisConfig{URL: "http://h:6379"}, wantErr: `url scheme "http"`},
+		{name: "bad port", cfg: session.RedisConfig{URL: "redis://u:s3cret@h:port/0"}, wantErr: "invalid port"},
+		{name: "bad db", cfg: session.RedisConfig{URL: "redis://:s3cret@h:6379/zero"}, wantErr: "invalid database number"},
+		{name: "unknown option", cfg: session.RedisConfig{URL: "redis://h/0?colour=red"}, wantErr: "unexpected option"},
+		{name: "negative timeout", cfg: session.RedisConfig{URL: "redis://h", Timeout: -time.Second}, wantErr: "timeout"},
+		{name: "sentinel without master", cfg: session.RedisConfig{URL: "redis-sentinel://h1,h2"}, wantErr: "master name"},
+		{name: "sentinel bad port", cfg: session.RedisConfig{URL: "redis-sentinel://:s3cret@h1:x,h2?master_name=m"}, wantErr: "invalid port"},
+		{name: "sentinel bad db", cfg: session.RedisConfig{URL: "redis-sentinel://h1/x?master_name=m"}, wantErr: "invalid database number"},
+		{name: "sentinel unknown option", cfg: session.RedisConfig{URL: "redis-sentinel://h1?master=m"}, wantErr: `unknown option "master"`},
+		{name: "cluster with db", cfg: session.RedisConfig{URL: "redis-cluster://h1,h2/3"}, wantErr: "no database numbers"},
+		{name: "empty host in list", cfg: session.RedisConfig{URL: "redis-cluster://h1,,h2"}, wantErr: "empty host"},
+		{name: "bad addr", cfg: session.RedisConfig{Addrs: []string{"h1"}}, wantErr: "not host:port"},
+
+		{name: "single", cfg: session.RedisConfig{URL: "redis://h:6380/2"}, kind: "single", addrs: []string{"h:6380"}},
+		{name: "single TLS", cfg: session.RedisConfig{URL: "rediss://h"}, kind: "single", addrs: []string{"h:6379"}},
+		{name: "unix", cfg: session.RedisConfig{URL: "unix:///run/redis.sock"}, kind: "single", addrs: []string{"/run/redis.sock"}},
+		{name: "one addr", cfg: session.RedisConfig{Addrs: []string{"h:1"}}, kind: "single", addrs: []string{"h:1"}},
+		{name: "addrs make a cluster", cfg: session.RedisConfig{Addrs: []string{"h1:1", "h2:2"}}, kind: "cluster", addrs: []string{"h1:1", "h2:2"}},
+		{name: "cluster URL", cfg: session.RedisConfig{URL: "rediss-cluster://:pw@h1,h2:7000"}, kind: "cluster", addrs: []string{"h1:6379", "h2:7000"}},
+		{name: "cluster one seed", cfg: session.RedisConfig{URL: "redis-cluster://h1"}, kind: "cluster", addrs: []string{"h1:6379"}},
+		{name: "sentinel URL", cfg: session.RedisConfig{URL: "redis-sentinel://u:pw@h1,[::1]:26380/1?master_name=m"}, kind: "failover"},
+		{name: "sentinel by MasterName", cfg: session.RedisConfig{Addrs: []string{"h1:26379", "h2:26379"}, MasterName: "m"}, kind: "failover"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := session.OpenRedis(context.Background(), tc.cfg)
+			if tc.wantErr != "" {
+				if err == nil {
+					r.Close()
+					t.Fatalf("OpenRedis() = nil error, want one containing %q", tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("OpenRedis() = %q, want it to contain %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("OpenRedis() error %q shows the password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("OpenRedis() = %v, want nil", err)
+			}
+			defer r.Close()
+			var kind string
+			var addrs []string
+			switch c := r.Client().(type) {
+			case *redis.ClusterClient:
+				kind, addrs = "cluster", c.Options().Addrs
+				if c.Options().ReadTimeout != 500*time.Millisecond {
+					t.Errorf("cluster ReadTimeout = %v, want 500ms", c.Options().ReadTimeout)
+				}
+			case *redis.Client:
+				kind, addrs = "single", []string{c.Options().Addr}
+				if c.Options().Addr == "FailoverClient" {
+					kind, addrs = "failover", nil
+				}
+				if o := c.Options(); o.ReadTimeout != 500*time.Millisecond || o.DialTimeout != 500*time.Millisecond || o.MaxRetries != 1 {
+					t.Errorf("timeouts = dial %v read %v retries %d, want 500ms, 500ms, 1", o.DialTimeout, o.ReadTimeout, o.MaxRetries)
+				}
+			default:
+				t.Fatalf("Client() is a %T", c)
+			}
+			if kind != tc.kind {
+				t.Errorf("client kind = %s, want %s", kind, tc.kind)
+			}
+			if tc.addrs != nil && strings.Join(addrs, ",") != strings.Join(tc.addrs, ",") {
+				t.Errorf("addrs = %v, want %v", addrs, tc.addrs)
+			}
+		})
+	}
+}
