@@ -140,9 +140,18 @@ func (v *validator) session(s SessionConfig) {
 	case s.RedisURLFile != "":
 		v.add("session.redis_url_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
 	case s.RedisURL != "":
-		if u, err := url.Parse(s.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			v.add("session.redis_url", "must be a redis:// or rediss:// URL with a host")
+		if u, err := url.Parse(s.RedisURL); err != nil || !redisSchemes[u.Scheme] || (u.Host == "" && u.Scheme != "unix") {
+			v.add("session.redis_url", "must be a redis://, rediss://, redis-sentinel://, redis-cluster:// or unix:// URL with a host")
 		}
+	}
+	if s.RedisPasswordFile != "" {
+		v.add("session.redis_password_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+	}
+	if s.RedisTimeout < 0 {
+		v.add("session.redis_timeout", "must not be negative")
+	}
+	if len(s.RedisAddrs) > 0 && s.Store == "redis" && s.RedisURL == "" && s.RedisURLFile == "" {
+		v.add("session.redis_url", "required with session.redis_addrs (it gives TLS, credentials and database)")
 	}
 	if s.IdleTimeout <= 0 {
 		v.add("session.idle_timeout", "must be positive")
@@ -543,4 +552,9 @@ func flattenErrors(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+var redisSchemes = map[string]bool{
+	"redis": true, "rediss": true, "unix": true,
+	"redis-sentinel": true, "rediss-sentinel": true, "redis-cluster": true, "rediss-cluster": true,
 }

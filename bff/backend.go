@@ -11,7 +11,10 @@ import (
 func openBackend(ctx context.Context, cfg SessionConfig) (session.Backend, error) {
 	switch cfg.Store {
 	case "redis":
-		return session.OpenRedis(ctx, session.RedisConfig{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix})
+		return session.OpenRedis(ctx, session.RedisConfig{
+			URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
+			Username: cfg.RedisUsername, Password: cfg.RedisPassword, Timeout: cfg.RedisTimeout,
+		})
 	default:
 		return session.OpenBolt(cfg.Path)
 	}

@@ -131,14 +131,17 @@ func (s *Server) exchangeCode(ctx context.Context, info *providerInfo, code stri
 		return nil, errorf(http.StatusBadGateway, "invalid_id_token", "The identity provider's ID token could not be read.", err)
 	}
 	_ = json.Unmarshal(claims, &std)
+	expiry := tokenExpiry(tok)
 	return &session.Record{
 		Subject:      idt.Subject,
 		SID:          std.SID,
 		Claims:       claims,
 		IDToken:      session.Secret(rawID),
 		AccessToken:  session.Secret(tok.AccessToken),
-		AccessExpiry: tokenExpiry(tok),
-		RefreshToken: session.Secret(tok.RefreshToken),
+		AccessExpiry: expiry,
+		// Without it the sign-in token would count as due at once.
+		AccessRefreshAt: s.refreshAt(time.Now(), expiry),
+		RefreshToken:    session.Secret(tok.RefreshToken),
 	}, nil
 }
 

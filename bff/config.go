@@ -87,6 +87,23 @@ type SessionConfig struct {
 	RedisURLFile string `yaml:"redis_url_file"`
 	// RedisPrefix prefixes every Redis key. Default "bff:".
 	RedisPrefix string `yaml:"redis_prefix"`
+	// RedisAddrs replaces the URL's host with several addresses: with
+	// RedisMasterName they are Sentinels; without, Cluster nodes. The URL
+	// still gives TLS (rediss://), credentials and database. Default none.
+	// The URL schemes redis-sentinel:// and redis-cluster:// (and their
+	// rediss- forms) list hosts separated by commas instead.
+	RedisAddrs []string `yaml:"redis_addrs"`
+	// RedisMasterName selects Redis Sentinel with this master name.
+	RedisMasterName string `yaml:"redis_master_name"`
+	// RedisUsername overrides the URL's user name.
+	RedisUsername string `yaml:"redis_username"`
+	// RedisPassword overrides the URL's password.
+	RedisPassword string `yaml:"redis_password"`
+	// RedisPasswordFile names a file holding RedisPassword.
+	RedisPasswordFile string `yaml:"redis_password_file"`
+	// RedisTimeout bounds each Redis dial, read and write, so a dead Redis
+	// answers fast (503) instead of hanging requests. Default 500ms.
+	RedisTimeout time.Duration `yaml:"redis_timeout"`
 	// IdleTimeout ends a session not used for this long. Default 2h.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// Lifetime ends a session this long after sign-in, used or not.

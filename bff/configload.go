@@ -339,6 +339,7 @@ func (c *Config) ReadSecretFiles() error {
 	}
 	readSecret(&c.OIDC.ClientSecret, &c.OIDC.ClientSecretFile, "oidc.client_secret")
 	readSecret(&c.Session.RedisURL, &c.Session.RedisURLFile, "session.redis_url")
+	readSecret(&c.Session.RedisPassword, &c.Session.RedisPasswordFile, "session.redis_password")
 
 	if file := c.Session.EncryptionKeysFile; file != "" {
 		const key = "session.encryption_keys_file"
@@ -402,6 +403,7 @@ func (c *Config) SetDefaults() {
 	setString(&s.Store, "bolt")
 	setString(&s.Path, "bff-sessions.db")
 	setString(&s.RedisPrefix, "bff:")
+	setDuration(&s.RedisTimeout, 500*time.Millisecond)
 	setDuration(&s.IdleTimeout, 2*time.Hour)
 	setDuration(&s.Lifetime, 24*time.Hour)
 	setString(&s.SameSite, "strict")
@@ -433,6 +435,9 @@ func (c *Config) SetDefaults() {
 func (c Config) Redacted() Config {
 	if c.OIDC.ClientSecret != "" {
 		c.OIDC.ClientSecret = redactedValue
+	}
+	if c.Session.RedisPassword != "" {
+		c.Session.RedisPassword = redactedValue
 	}
 	if c.Session.RedisURL != "" && urlHasSecret(c.Session.RedisURL) {
 		c.Session.RedisURL = redactedValue

@@ -363,7 +363,7 @@ func TestSetDefaults(t *testing.T) {
 			Timeout:                 10 * time.Second,
 		},
 		Session: SessionConfig{
-			Store: "bolt", Path: "bff-sessions.db", RedisPrefix: "bff:",
+			Store: "bolt", Path: "bff-sessions.db", RedisPrefix: "bff:", RedisTimeout: 500 * time.Millisecond,
 			IdleTimeout: 2 * time.Hour, Lifetime: 24 * time.Hour, SameSite: "strict",
 		},
 		APIs: []APIConfig{{Prefix: "/a/", Token: "user", Exchange: "refresh", Timeout: 30 * time.Second}},

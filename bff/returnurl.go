@@ -18,6 +18,15 @@ func safeReturnURL(raw string) bool {
 	if raw == "" || len(raw) > 2048 {
 		return false
 	}
+	// What the SPA sends (location pathname, search and hash) is ASCII:
+	// browsers percent-encode the rest. A raw non-ASCII character is a
+	// lookalike ("/\u2215\u2215evil.com", fullwidth solidus) that a
+	// Unicode-normalising hop could turn into "/".
+	for i := 0; i < len(raw); i++ {
+		if raw[i] >= 0x7f {
+			return false
+		}
+	}
 	for cand, i := raw, 0; i < 3; i++ {
 		if !safeLiteralPath(cand) {
 			return false
@@ -26,6 +35,10 @@ func safeReturnURL(raw string) bool {
 		if err != nil {
 			return false
 		}
+		// A decoded space cannot move the target off-origin (browsers
+		// strip spaces only at the ends, and the first byte is "/"), and
+		// encoded spaces are common in deep links ("?q=a%20b").
+		dec = strings.ReplaceAll(dec, " ", "%20")
 		if dec == cand {
 			break
 		}

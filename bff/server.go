@@ -84,6 +84,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Cipher:      cipher,
 		IdleTimeout: cfg.Session.IdleTimeout,
 		Lifetime:    cfg.Session.Lifetime,
+		// Write LastSeenAt well within the idle timeout: with the 1m
+		// default, an idle timeout of a minute or less would end sessions
+		// that are in use.
+		TouchInterval: min(time.Minute, cfg.Session.IdleTimeout/10),
 		// A renewal holds the lock across one provider call.
 		LockTTL: cfg.OIDC.Timeout + 10*time.Second,
 	})
@@ -167,7 +171,6 @@ func (s *Server) newProvider() *provider {
 		retryAfter: 2 * time.Second,
 	}
 }
-
 
 // Handler is the whole HTTP surface: /bff/*, the API routes, /healthz,
 // /readyz, /metrics (unless Config.MetricsListen is set) and the SPA.

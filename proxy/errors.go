@@ -95,8 +95,7 @@ func isTimeout(err error) bool {
 func (h *Handler) tokenFailed(w http.ResponseWriter, r *http.Request, rt *route, err error) {
 	ctx := r.Context()
 	if h.tokenError != nil {
-		h.log.LogAttrs(ctx, slog.LevelDebug, "proxy: token source failed", slog.String("route", rt.Prefix), slog.Any("err", err))
-		h.tokenError(w, r, err)
+		h.tokenError(w, r, err) // it logs what it needs: its errors, its policy
 		return
 	}
 	if ctx.Err() != nil {

@@ -22,6 +22,12 @@ import "strings"
 // route's prefix stays under that route's upstream base path, once decoded,
 // and again if decoded twice (see FuzzUpstreamPath).
 
+// pathAllowed reports whether a request's URL.Path and URL.RawPath follow
+// the path policy.
+func pathAllowed(path, rawPath string) bool {
+	return safePath(path) && (rawPath == "" || safeRawPath(rawPath))
+}
+
 // safePath reports whether the decoded path p follows the path policy.
 func safePath(p string) bool {
 	if p == "" || p[0] != '/' {
@@ -136,7 +142,7 @@ func (rt *route) upstreamPath(path, rawPath string) (string, string) {
 // calls; tests and the fuzz target use resolve.
 func (h *Handler) resolve(path, rawPath string) (rt *route, out, outRaw string, ok bool) {
 	rt = h.match(path)
-	if rt == nil || !safePath(path) || (rawPath != "" && !safeRawPath(rawPath)) {
+	if rt == nil || !pathAllowed(path, rawPath) {
 		return rt, "", "", false
 	}
 	out, outRaw = rt.upstreamPath(path, rawPath)

@@ -118,6 +118,8 @@ type Config struct {
 	// TrustedProxies are the TCP peers whose X-Forwarded-For/-Proto/-Host
 	// are believed (appended to, passed on). Default none: inbound forwarding
 	// headers are ignored and replaced with the connection's own values.
+	// From a trusted peer, X-Forwarded-Proto is kept only when it is exactly
+	// "http" or "https", and X-Forwarded-Host only when sent once.
 	TrustedProxies []netip.Prefix
 	// Transport makes the upstream calls. Default: a transport per route
 	// tuned for proxying (256 idle connections per host, HTTP/2 only for
@@ -125,8 +127,10 @@ type Config struct {
 	// An *http.Transport is cloned per route to set ResponseHeaderTimeout;
 	// any other RoundTripper is wrapped to enforce Route.Timeout.
 	Transport http.RoundTripper
-	// Logger receives upstream failures (error level) and client
-	// disconnects (debug). Default slog.Default().
+	// Logger receives upstream failures and, when TokenError is nil, token
+	// failures (error level, with the cause as "err"; TokenSource errors
+	// must therefore be safe to log), and client disconnects (debug).
+	// Default slog.Default().
 	Logger *slog.Logger
 	// TokenError writes the response when Tokens.Token fails (or returns
 	// ErrEmptyToken). Default: 502 {"error":"bad_gateway"}, logged.
@@ -234,7 +238,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		writeError(w, errNotFound)
 		return
 	}
-	if !safePath(r.URL.Path) || (r.URL.RawPath != "" && !safeRawPath(r.URL.RawPath)) {
+	if !pathAllowed(r.URL.Path, r.URL.RawPath) {
 		writeError(w, errInvalidPath)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCredentialsReplaced(t *testing.T) {
@@ -391,8 +392,8 @@ func TestTokenError(t *testing.T) {
 			obs := newObservations()
 			var logs logBuffer
 			cfg := Config{
-				Routes: []Route{{Prefix: "/api/x/", Upstream: be.URL, Token: tt.mode}},
-				Tokens: TokenSourceFunc(func(*http.Request, *Route) (string, error) { return tt.token, tt.err }),
+				Routes:  []Route{{Prefix: "/api/x/", Upstream: be.URL, Token: tt.mode}},
+				Tokens:  TokenSourceFunc(func(*http.Request, *Route) (string, error) { return tt.token, tt.err }),
 				Observe: obs.observe,
 				Logger:  newLogger(&logs),
 			}
@@ -419,6 +420,54 @@ func TestTokenError(t *testing.T) {
 			}
 			if strings.Contains(body, "bff: no session") {
 				t.Errorf("body %s leaks the error text", body)
+			}
+		})
+	}
+}
+
+func TestObserveOncePerRequest(t *testing.T) {
+	be := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/teapot":
+			w.WriteHeader(http.StatusTeapot)
+		case "/early-hints":
+			w.Header().Set("Link", "</app.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusCreated)
+		default:
+			w.Write([]byte("ok"))
+		}
+	}))
+	obs := newObservations()
+	_, fe := newFrontend(t, Config{
+		Routes:  []Route{{Prefix: "/api/x/", Upstream: be.URL, StripPrefix: true, Token: TokenNone}},
+		Observe: obs.observe,
+	})
+	tests := []struct {
+		name, path string
+		want       int
+	}{
+		{name: "ok", path: "/api/x/", want: 200},
+		{name: "upstream status passed on", path: "/api/x/teapot", want: 418},
+		{name: "1xx is not the final status", path: "/api/x/early-hints", want: 201},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := fe.Client().Get(fe.URL + tt.path) // skips the 103, like a browser
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readAll(t, res)
+			if res.StatusCode != tt.want {
+				t.Errorf("status = %d, want %d (body %s)", res.StatusCode, tt.want, body)
+			}
+			if got, want := obs.next(t), (observation{"/api/x/", tt.want}); got != want {
+				t.Errorf("Observe = %+v, want %+v", got, want)
+			}
+			select {
+			case ob := <-obs.ch:
+				t.Errorf("Observe called again with %+v, want once", ob)
+			case <-time.After(20 * time.Millisecond):
 			}
 		})
 	}

@@ -87,7 +87,7 @@ func FuzzOpen(f *testing.F) {
 func FuzzSealOpen(f *testing.F) {
 	c := mustCipher(f, testKey(1), testKey(2))
 	rotated := mustCipher(f, testKey(3), testKey(1)) // still knows key 1
-	stranger := mustCipher(f, testKey(2))           // knows only the old key
+	stranger := mustCipher(f, testKey(2))            // knows only c's second key
 	f.Add([]byte(""), []byte(""))
 	f.Add([]byte(`{"sub":"alice","rt":"refresh"}`), []byte("store-key"))
 	f.Add([]byte{0, 0xff, 0}, []byte{0})

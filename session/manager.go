@@ -216,7 +216,7 @@ func (m *Manager) save(ctx context.Context, key string, rec *Record) error {
 	if err := m.cfg.Backend.Commit(ctx, key, b, rec.IdleExpiresAt(m.cfg.IdleTimeout)); err != nil {
 		return fmt.Errorf("session: commit: %w", err)
 	}
-	m.cache.put(key, b, rec)
+	m.cache.put(key, b, rec.Clone()) // rec stays the caller's; Load must not serve it
 	return nil
 }
 

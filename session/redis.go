@@ -24,8 +24,9 @@ type RedisConfig struct {
 	//     rediss:// (TLS), or unix:///path/to/socket: one server, parsed by
 	//     go-redis's ParseURL, whose query options (pool_size, …) apply.
 	//   - redis-sentinel://[user:pass@]h1[:26379],h2[:26379][/db]?master_name=NAME
-	//     and rediss-sentinel:// (TLS to the data nodes): Sentinel failover.
-	//     The credentials are the data nodes'.
+	//     and rediss-sentinel:// (TLS to sentinels and data nodes): Sentinel
+	//     failover. The credentials are the data nodes'; sentinels without
+	//     auth are assumed.
 	//   - redis-cluster://[user:pass@]h1[:6379],h2[:6379] and rediss-cluster://:
 	//     Redis Cluster, even with a single seed address.
 	// Required unless Addrs is set.
@@ -47,7 +48,8 @@ type RedisConfig struct {
 	Password string
 	// Timeout bounds each dial, read, write and wait for a pooled
 	// connection, so that a dead or frozen Redis fails a call within about
-	// two timeouts (one retry) instead of hanging. Default 500ms.
+	// two timeouts (one retry) instead of hanging. Default 500ms. It and
+	// MaxRetries=1 override the same options given in a redis:// URL.
 	Timeout time.Duration
 }
 
@@ -82,8 +84,9 @@ type Redis struct {
 	timeout time.Duration // bounds Ping and unlock
 }
 
-// NewRedis returns a Redis backend on client, whose timeouts it relies on.
-// An empty prefix means "bff:". Close closes client.
+// NewRedis returns a Redis backend on client, for callers that build their
+// own. It relies on client's timeouts for every call but Ping, which it
+// bounds by 500ms. An empty prefix means "bff:". Close closes client.
 func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	if prefix == "" {
 		prefix = defaultRedisPrefix
@@ -262,7 +265,7 @@ func (r *Redis) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	owner := randomString(16)
 	wait := 5 * time.Millisecond
 	for {
-		got, err := lockScript.Run(ctx, r.client, []string{k}, owner, ttl.Milliseconds()).Int()
+		got, err := lockScript.Run(ctx, r.client, []string{k}, owner, max(ttl.Milliseconds(), 1)).Int()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w: %w", ErrLockNotObtained, context.Cause(ctx))

@@ -27,9 +27,9 @@ func testPrefix(t testing.TB) string {
 	return "bfftest:" + unsafePrefixChars.ReplaceAllString(t.Name(), "_") + ":" + hex.EncodeToString(b) + ":"
 }
 
-// openRedis opens a backend on url under a fresh prefix and, on cleanup,
-// deletes the keys it made and closes it.
-func openRedis(t testing.TB, url string) *session.Redis {
+// openRedis opens a backend on url under a fresh prefix, which it
+// returns, and on cleanup deletes the keys made under it.
+func openRedis(t testing.TB, url string) (*session.Redis, string) {
 	t.Helper()
 	prefix := testPrefix(t)
 	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: url, Prefix: prefix})
@@ -37,14 +37,22 @@ func openRedis(t testing.TB, url string) *session.Redis {
 		t.Fatalf("OpenRedis() = %v", err)
 	}
 	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := r.Client().Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			r.Client().Del(ctx, iter.Val())
-		}
 		r.Close()
+		// A client of its own: storetest.Run closes the backend first.
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		c := redis.NewClient(opt)
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
 	})
-	return r
+	return r, prefix
 }
 
 // keysUnder lists the keys matching a glob pattern.
@@ -59,19 +67,17 @@ func keysUnder(t testing.TB, c redis.UniversalClient, pattern string) []string {
 
 func TestRedisConformance(t *testing.T) {
 	url := redistest.Server(t)
-	storetest.Run(t, func(t *testing.T) session.Backend { return openRedis(t, url) })
+	storetest.Run(t, func(t *testing.T) session.Backend {
+		r, _ := openRedis(t, url)
+		return r
+	})
 }
 
 // TestRedisKeyLayout checks that every key carries the prefix and that
 // Redis expires each one when the data it holds expires.
 func TestRedisKeyLayout(t *testing.T) {
 	url := redistest.Server(t)
-	prefix := testPrefix(t)
-	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: url, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, prefix := openRedis(t, url)
 	c := r.Client()
 	ctx := context.Background()
 	now := time.Now()
@@ -152,7 +158,7 @@ func TestRedisDefaultPrefix(t *testing.T) {
 }
 
 func TestRedisCommitPastExpiryDeletes(t *testing.T) {
-	r := openRedis(t, redistest.Server(t))
+	r, _ := openRedis(t, redistest.Server(t))
 	ctx := context.Background()
 	if err := r.Commit(ctx, "k", []byte("x"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -168,7 +174,7 @@ func TestRedisCommitPastExpiryDeletes(t *testing.T) {
 // TestRedisUnlockByNonOwner: a holder whose ttl lapsed must not release
 // the lock the next holder took.
 func TestRedisUnlockByNonOwner(t *testing.T) {
-	r := openRedis(t, redistest.Server(t))
+	r, _ := openRedis(t, redistest.Server(t))
 	ctx := context.Background()
 	unlockA, err := r.Lock(ctx, "L", 100*time.Millisecond)
 	if err != nil {
@@ -198,7 +204,7 @@ func TestRedisUnlockByNonOwner(t *testing.T) {
 // TestRedisLockLapses: a holder that crashed (never unlocks) blocks others
 // only until its ttl.
 func TestRedisLockLapses(t *testing.T) {
-	r := openRedis(t, redistest.Server(t))
+	r, _ := openRedis(t, redistest.Server(t))
 	if _, err := r.Lock(context.Background(), "L", 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +222,7 @@ func TestRedisLockLapses(t *testing.T) {
 }
 
 func TestRedisLockErrorWrapsContext(t *testing.T) {
-	r := openRedis(t, redistest.Server(t))
+	r, _ := openRedis(t, redistest.Server(t))
 	unlock, err := r.Lock(context.Background(), "L", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +308,7 @@ func wantAllSucceed(t *testing.T, r *session.Redis, state string) {
 // comes back the same backend works again without being reopened.
 func TestRedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
-	r := openRedis(t, srv.URL)
+	r, _ := openRedis(t, srv.URL)
 	wantAllSucceed(t, r, "before the outage")
 
 	srv.Stop()
@@ -316,7 +322,7 @@ func TestRedisOutage(t *testing.T) {
 // host) must not hang the caller either; the timeouts end each call.
 func TestRedisFrozen(t *testing.T) {
 	srv := redistest.Start(t)
-	r := openRedis(t, srv.URL)
+	r, _ := openRedis(t, srv.URL)
 	wantAllSucceed(t, r, "before the freeze")
 
 	srv.Pause()

@@ -62,7 +62,11 @@ func Start(t testing.TB) *Instance {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		unavailable(t, "redis-server not on PATH and "+EnvURL+" unset")
+		why := "redis-server not on PATH and " + EnvURL + " unset"
+		if os.Getenv(EnvURL) != "" {
+			why = "redis-server not on PATH (this test needs a private server; " + EnvURL + " cannot be stopped)"
+		}
+		unavailable(t, why)
 	}
 	in := &Instance{t: t, bin: bin, dir: t.TempDir()}
 	t.Cleanup(in.Stop)

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bff-project/bff/bff"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine to write while
+// the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// discovery serves a minimal OpenID discovery document.
+func discovery(t *testing.T) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"issuer":                                srv.URL,
+			"authorization_endpoint":                srv.URL + "/authorize",
+			"token_endpoint":                        srv.URL + "/token",
+			"jwks_uri":                              srv.URL + "/keys",
+			"end_session_endpoint":                  srv.URL + "/logout",
+			"revocation_endpoint":                   srv.URL + "/revoke",
+			"backchannel_logout_supported":          true,
+			"code_challenge_methods_supported":      []string{"S256"},
+			"response_types_supported":              []string{"code"},
+			"subject_types_supported":               []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// writeConfig writes a valid config for issuer and returns its path.
+func writeConfig(t *testing.T, issuer string) string {
+	t.Helper()
+	dir := t.TempDir()
+	key, err := bff.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key2, _ := bff.GenerateKey()
+	cfg := `
+listen: "127.0.0.1:0"
+public_url: "http://localhost:8080"
+oidc:
+  issuer: "` + issuer + `"
+  client_id: "spa-bff"
+  client_secret: "main-test-secret-value"
+session:
+  path: "` + filepath.Join(dir, "sessions.db") + `"
+  encryption_keys: ["` + key + `", "` + key2 + `"]
+server:
+  shutdown_timeout: 5s
+`
+	path := filepath.Join(dir, "bff.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"version"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("bff version exit = %d, want 0; stderr %q", code, errb.String())
+	}
+	if got := out.String(); !strings.HasPrefix(got, version) || !strings.HasSuffix(got, "\n") {
+		t.Errorf("bff version = %q, want %q...", got, version)
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"keygen"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("bff keygen exit = %d, want 0; stderr %q", code, errb.String())
+	}
+	key, ok := strings.CutSuffix(out.String(), "\n")
+	if !ok {
+		t.Errorf("bff keygen output %q does not end in a newline", out.String())
+	}
+	if _, err := bff.ParseEncryptionKey(key); err != nil {
+		t.Errorf("bff keygen printed %q: %v", key, err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"unknown command", []string{"serve"}},
+		{"unknown flag", []string{"-listen", ":1"}},
+		{"extra argument", []string{"run", "-config", "x.yaml", "extra"}},
+		{"check unknown flag", []string{"check", "-x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(t.Context(), tt.args, nil, &out, &errb); code != 2 {
+				t.Errorf("bff %q exit = %d, want 2", tt.args, code)
+			}
+		})
+	}
+}
+
+func TestRunBadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bff.yaml")
+	const bad = "public_url: ftp://x\noidc:\n  client_secret: main-test-secret-value\nsession:\n  same_site: none\n"
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+	}{
+		{"flag", []string{"-config", path}, nil},
+		{"run subcommand", []string{"run", "-config", path}, nil},
+		{"BFF_CONFIG", nil, []string{"BFF_CONFIG=" + path}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(t.Context(), tt.args, tt.environ, &out, &errb); code != 2 {
+				t.Fatalf("exit = %d, want 2; stderr:\n%s", code, errb.String())
+			}
+			stderr := errb.String()
+			for _, key := range []string{"public_url", "oidc.issuer", "oidc.client_id", "session.same_site", "session.encryption_keys"} {
+				if !strings.Contains(stderr, "config: "+key+": ") {
+					t.Errorf("stderr lacks a line for %s:\n%s", key, stderr)
+				}
+			}
+			if strings.Contains(stderr, "main-test-secret-value") {
+				t.Errorf("stderr contains the client secret:\n%s", stderr)
+			}
+		})
+	}
+	t.Run("unknown env variable", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		code := run(t.Context(), []string{"-config", writeConfig(t, "https://idp.example.com")}, []string{"BFF_LISTN=:1"}, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "config: BFF_LISTN: unknown environment variable") {
+			t.Errorf("exit = %d, stderr %q; want 2 naming BFF_LISTN", code, errb.String())
+		}
+	})
+}
+
+func TestCheckCommand(t *testing.T) {
+	idp := discovery(t)
+	var out, errb bytes.Buffer
+	env := []string{"BFF_SESSION_SAME_SITE=lax"}
+	if code := run(t.Context(), []string{"check", "-config", writeConfig(t, idp.URL)}, env, &out, &errb); code != 0 {
+		t.Fatalf("bff check exit = %d, want 0; stderr:\n%s", code, errb.String())
+	}
+	if got := out.String(); got != "config OK\n" {
+		t.Errorf("bff check stdout = %q, want %q", got, "config OK\n")
+	}
+	if got, want := errb.String(), "warning: session.same_site is lax"; !strings.HasPrefix(got, want) || strings.Count(got, "\n") != 1 {
+		t.Errorf("bff check stderr = %q, want one line starting %q", got, want)
+	}
+
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	out.Reset()
+	errb.Reset()
+	if code := run(t.Context(), []string{"check", "-config", writeConfig(t, dead.URL)}, nil, &out, &errb); code != 1 {
+		t.Fatalf("bff check (unreachable issuer) exit = %d, want 1", code)
+	}
+	if !strings.Contains(errb.String(), "config: oidc.issuer: discovery failed") || strings.Contains(out.String(), "config OK") {
+		t.Errorf("bff check (unreachable issuer): stdout %q, stderr %q", out.String(), errb.String())
+	}
+}
+
+// TestRunServesAndShutsDown starts the real server on a free port, makes a
+// request and stops it the way SIGTERM does.
+func TestRunServesAndShutsDown(t *testing.T) {
+	idp := discovery(t)
+	path := writeConfig(t, idp.URL)
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-config", path}, nil, &out, &errb) }()
+
+	addr := waitForListen(t, &errb, done)
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
+	}
+
+	stop()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit after shutdown = %d, want 0; stderr:\n%s", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not shut down")
+	}
+	if logs := errb.String(); strings.Contains(logs, "main-test-secret-value") {
+		t.Errorf("logs contain the client secret:\n%s", logs)
+	}
+}
+
+// waitForListen returns the address from the "listening" log line.
+func waitForListen(t *testing.T, logs *syncBuffer, done <-chan int) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var rec struct{ Msg, Server, Addr string }
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" && rec.Server == "http" {
+				return rec.Addr
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("bff exited with %d before listening; stderr:\n%s", code, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no listening log line; stderr:\n%s", logs.String())
+	return ""
+}

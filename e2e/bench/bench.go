@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// apiPath is what every target is asked for.
+const apiPath = "/api/orders/42"
+
+// runBench runs the throughput table.
+func runBench(ctx context.Context, o options) error {
+	var names []string
+	for _, s := range o.stores {
+		names = append(names, targetName(s))
+	}
+	e, err := newEnv(names)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	bffs, skipped := e.bffChildren(o)
+	if len(bffs) == 0 && skipped != "" {
+		return errors.New(skipped)
+	}
+	if err := e.startProxy(bffs, o.logLevel); err != nil {
+		return err
+	}
+	targets, err := e.loadTargets(ctx, bffs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d connections, %s warm-up + %s per run, %d rounds, GOMAXPROCS %d, %d CPUs\n",
+		o.c, o.warm, o.d, o.rounds, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	totals := make([]*targetTotal, len(targets))
+	for i, t := range targets {
+		totals[i] = &targetTotal{name: t.name}
+	}
+	stats := "http://" + e.proxy.addrs["stats"]
+	for round := range o.rounds {
+		for i, t := range targets {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			prof := ""
+			if round == 0 && o.cpuprofile != "" {
+				prof = profilePath(o.cpuprofile, t.name)
+			}
+			r, err := measure(ctx, t, o, stats, prof)
+			if err != nil {
+				return err
+			}
+			totals[i].add(r)
+			fmt.Fprintf(os.Stderr, "bench: round %d %-9s %8.0f req/s  p99 %s\n", round+1, t.name, r.rps(), fmtDur(r.load.hist.quantile(0.99)))
+		}
+	}
+	failed := printTable(os.Stdout, o, totals)
+	if skipped != "" {
+		fmt.Println(skipped)
+	}
+	if failed != nil {
+		return failed
+	}
+	return nil
+}
+
+// bffChildren is the BFF instance of each store; Redis is skipped, with a
+// message, when no Redis is available.
+func (e *env) bffChildren(o options) (out []bffChild, skipped string) {
+	for _, s := range o.stores {
+		b := bffChild{Name: targetName(s), Store: s}
+		switch s {
+		case "bolt":
+			b.BoltPath = e.tmp + "/sessions.db"
+		case "redis":
+			if err := e.useRedis(o.redisURL); err != nil {
+				skipped = "bff-redis: skipped: " + err.Error()
+				continue
+			}
+			b.RedisURL = e.redisURL
+			b.RedisPrefix = fmt.Sprintf("bffbench%d:", time.Now().UnixNano())
+		}
+		out = append(out, b)
+	}
+	return out, skipped
+}
+
+// loadTargets signs a user in at each BFF and makes one API call, which
+// obtains the audience token, so that the measured calls all hit a fresh
+// token.
+func (e *env) loadTargets(ctx context.Context, bffs []bffChild) ([]loadTarget, error) {
+	bare := e.proxy.addrs["bare"]
+	var cookie string
+	var out []loadTarget
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, b := range bffs {
+		base := e.bffURL(b.Name)
+		c, err := e.signIn(ctx, base, benchUsers[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name, err)
+		}
+		if err := call(ctx, client, base+apiPath, c); err != nil {
+			return nil, fmt.Errorf("%s: first API call: %w", b.Name, err)
+		}
+		cookie = sessionName + "=" + c
+		out = append(out, loadTarget{name: b.Name, addr: e.listeners[b.Name].addr(), req: buildRequest(e.listeners[b.Name].addr(), apiPath, cookie)})
+	}
+	// The bare proxy gets the same headers (the cookie of the last BFF).
+	return append([]loadTarget{{name: "bare", addr: bare, req: buildRequest(bare, apiPath, cookie)}}, out...), nil
+}
+
+// runResult is one measured run of one target.
+type runResult struct {
+	load    *loadResult
+	elapsed time.Duration
+	before  childStats
+	after   childStats
+}
+
+func (r *runResult) rps() float64 { return float64(r.load.ok) / r.elapsed.Seconds() }
+
+// measure runs one target: warm-up, then the measured window, reading the
+// proxy child's counters at both ends.
+func measure(ctx context.Context, t loadTarget, o options, stats, prof string) (*runResult, error) {
+	lr, err := startLoad(t, o.c, time.Now().Add(o.warm+o.d+30*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer lr.stop()
+	if err := sleep(ctx, o.warm); err != nil {
+		return nil, err
+	}
+	r := &runResult{}
+	if r.before, err = getStats(stats); err != nil {
+		return nil, err
+	}
+	if prof != "" {
+		if err := post(stats + "/profile/start?path=" + url.QueryEscape(prof)); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
+	start := time.Now()
+	lr.phase.Store(phaseMeasure)
+	err = sleep(ctx, o.d)
+	lr.phase.Store(phaseDone)
+	r.elapsed = time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	if r.after, err = getStats(stats); err != nil {
+		return nil, err
+	}
+	if prof != "" {
+		if err := post(stats + "/profile/stop"); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote CPU profile of %s to %s\n", t.name, prof)
+	}
+	lr.stop()
+	r.load = lr.result()
+	if r.load.ok == 0 {
+		return nil, fmt.Errorf("%s: no successful response (last status %d, last error %v)", t.name, r.load.status, r.load.lastErr)
+	}
+	return r, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var statsClient = &http.Client{Timeout: 30 * time.Second}
+
+func getStats(base string) (childStats, error) {
+	var s childStats
+	resp, err := statsClient.Get(base + "/stats")
+	if err != nil {
+		return s, fmt.Errorf("child stats: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return s, fmt.Errorf("child stats: %w", err)
+	}
+	return s, nil
+}
+
+func post(u string) error {
+	resp, err := statsClient.Post(u, "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// targetTotal sums a target's rounds.
+type targetTotal struct {
+	name          string
+	hist          hist
+	ok, bad, ioer uint64
+	elapsed       time.Duration
+	mallocs, by   uint64
+	cpu           time.Duration
+	lastErr       error
+	status        int
+}
+
+func (t *targetTotal) add(r *runResult) {
+	t.hist.merge(&r.load.hist)
+	t.ok += r.load.ok
+	t.bad += r.load.bad
+	t.ioer += r.load.ioErrors
+	t.elapsed += r.elapsed
+	t.mallocs += r.after.Mallocs - r.before.Mallocs
+	t.by += r.after.TotalAlloc - r.before.TotalAlloc
+	t.cpu += r.after.CPU - r.before.CPU
+	if r.load.lastErr != nil {
+		t.lastErr = r.load.lastErr
+	}
+	if r.load.status != 0 {
+		t.status = r.load.status
+	}
+}
+
+func (t *targetTotal) rps() float64 { return float64(t.ok) / t.elapsed.Seconds() }
+
+func (t *targetTotal) perReq(v uint64) float64 { return float64(v) / float64(max(t.ok, 1)) }
+
+// printTable prints the table and the targets' verdicts. It returns an
+// error when a target answered anything but 2xx or lost connections: then
+// the figures are not to be trusted.
+func printTable(w io.Writer, o options, totals []*targetTotal) error {
+	fmt.Fprintf(w, "\n%d connections, %s per run after %s warm-up, %d rounds alternating, GOMAXPROCS %d\n\n",
+		o.c, o.d, o.warm, o.rounds, runtime.GOMAXPROCS(0))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tallocs/req\tB/req\tcpu/req\t")
+	var errs []error
+	for _, t := range totals {
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.1f\t%.0f\t%s\t\n", t.name, t.rps(),
+			fmtDur(t.hist.quantile(0.5)), fmtDur(t.hist.quantile(0.99)),
+			t.perReq(t.mallocs), t.perReq(t.by), fmtDur(time.Duration(t.perReq(uint64(t.cpu)))))
+		if t.bad > 0 || t.ioer > 0 {
+			errs = append(errs, fmt.Errorf("%s: %d non-2xx responses (last %d), %d connection errors (last: %v)",
+				t.name, t.bad, t.status, t.ioer, t.lastErr))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	bare := totals[0]
+	for _, t := range totals[1:] {
+		for _, v := range verdicts(bare, t) {
+			fmt.Fprintln(w, v)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// verdicts compares t with bare against the targets.
+func verdicts(bare, t *targetTotal) []string {
+	ratio := t.rps() / bare.rps()
+	delta := t.hist.quantile(0.99) - bare.hist.quantile(0.99)
+	minRatio := 0.85
+	if t.name != "bff" {
+		minRatio = 0.7
+	}
+	out := []string{fmt.Sprintf("%s/bare throughput ratio  %.3f  (target >= %.2f)  %s", t.name, ratio, minRatio, passMiss(ratio >= minRatio))}
+	if t.name == "bff" {
+		out = append(out, fmt.Sprintf("%s p99 delta              %s  (target <= 1ms)  %s", t.name, fmtSigned(delta), passMiss(delta <= time.Millisecond)))
+	} else {
+		out = append(out, fmt.Sprintf("%s p99 delta        %s  (no target)", t.name, fmtSigned(delta)))
+	}
+	return out
+}
+
+func passMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// fmtDur prints a duration with three significant digits in a fixed unit.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < 10*time.Microsecond:
+		return fmt.Sprintf("%.2fµs", float64(d)/1e3)
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/1e3)
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func fmtSigned(d time.Duration) string {
+	if d < 0 {
+		return "-" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}

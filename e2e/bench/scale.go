@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bff-project/bff/e2e/devop"
+	"github.com/bff-project/bff/session"
+	"github.com/redis/go-redis/v9"
+)
+
+// scaleRedisPrefix is the BFF's default key prefix, used in -scale so that
+// the keys read are exactly those a default deployment writes.
+const scaleRedisPrefix = "bff:"
+
+// runScale prints the scale figures: a session's size in Redis and
+// the time to back-channel-logout one user among many sessions.
+func runScale(ctx context.Context, o options) error {
+	var names []string
+	for _, s := range o.stores {
+		names = append(names, targetName(s))
+	}
+	e, err := newEnv(names)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	bffs, skipped := e.bffChildren(o)
+	if skipped != "" {
+		fmt.Println(skipped)
+	}
+	if len(bffs) == 0 {
+		return errors.New("no store to measure")
+	}
+	for i := range bffs {
+		bffs[i].RedisPrefix = scaleRedisPrefix
+	}
+	// Phase 1: a typical session per store, and a logout with (nearly) no
+	// other sessions as the baseline.
+	if err := e.startProxy(bffs, o.logLevel); err != nil {
+		return err
+	}
+	alice := map[string]string{}
+	baseline := map[string]time.Duration{}
+	for _, b := range bffs {
+		if alice[b.Name], err = e.typicalSession(ctx, b.Name); err != nil {
+			return err
+		}
+		if baseline[b.Name], err = e.signInAndLogout(ctx, b.Name, benchUsers[2]); err != nil {
+			return err
+		}
+	}
+	e.proxy.stop()
+	e.proxy = nil
+
+	// The stores are closed now: measure and fill them directly.
+	tmpl, err := e.sessionSize(ctx, bffs, alice)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n(b) back-channel logout of one user (by sub) among %d other users' sessions\n", o.scaleN)
+	created := map[string]int{}
+	for _, b := range bffs {
+		n, err := e.fill(ctx, b, tmpl, o)
+		if err != nil {
+			return fmt.Errorf("%s: fill: %w", b.Name, err)
+		}
+		created[b.Name] = n
+	}
+
+	// Phase 2: the same BFFs on the filled stores.
+	if err := e.startProxy(bffs, o.logLevel); err != nil {
+		return err
+	}
+	for _, b := range bffs {
+		d, err := e.logout(ctx, b.Name, benchUsers[0], alice[b.Name])
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.Name, err)
+		}
+		d2, err := e.signInAndLogout(ctx, b.Name, benchUsers[1])
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.Name, err)
+		}
+		fmt.Printf("  %-9s logout among %d sessions: %s (alice), %s (bob); in a near-empty store: %s (carol)\n",
+			b.Name, created[b.Name], fmtDur(d), fmtDur(d2), fmtDur(baseline[b.Name]))
+	}
+	return nil
+}
+
+// typicalSession signs alice in at target and calls both audience routes,
+// so her session holds ID, access and refresh tokens and two audience
+// tokens. It returns her cookie.
+func (e *env) typicalSession(ctx context.Context, target string) (string, error) {
+	base := e.bffURL(target)
+	cookie, err := e.signIn(ctx, base, benchUsers[0])
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", target, err)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, p := range []string{"/api/orders/1", "/api/profile/1"} {
+		if err := call(ctx, client, base+p, cookie); err != nil {
+			return "", fmt.Errorf("%s: %w", target, err)
+		}
+	}
+	return cookie, nil
+}
+
+// signInAndLogout signs u in at target and times a back-channel logout of
+// u.
+func (e *env) signInAndLogout(ctx context.Context, target string, u devop.User) (time.Duration, error) {
+	cookie, err := e.signIn(ctx, e.bffURL(target), u)
+	if err != nil {
+		return 0, err
+	}
+	return e.logout(ctx, target, u, cookie)
+}
+
+// logout POSTs a signed logout token for u's subject and times the
+// request; then it checks that cookie no longer works.
+func (e *env) logout(ctx context.Context, target string, u devop.User, cookie string) (time.Duration, error) {
+	base := e.bffURL(target)
+	client := &http.Client{Timeout: time.Minute}
+	if err := call(ctx, client, base+"/api/orders/1", cookie); err != nil { // warms the connection
+		return 0, fmt.Errorf("before logout: %w", err)
+	}
+	token, err := e.op.SignLogoutToken(e.op.LogoutTokenClaims(clientID, u.Subject, ""))
+	if err != nil {
+		return 0, err
+	}
+	body := url.Values{"logout_token": {token}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/bff/backchannel-logout", strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	drain(resp)
+	d := time.Since(start)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("back-channel logout: %s", resp.Status)
+	}
+	if err := call(ctx, client, base+"/api/orders/1", cookie); err == nil || !strings.Contains(err.Error(), "401") {
+		return 0, fmt.Errorf("after logout, the session still answers (%v)", err)
+	}
+	return d, nil
+}
+
+// openStore opens a BFF's closed store from the parent.
+func (e *env) openStore(ctx context.Context, b bffChild) (session.Backend, error) {
+	if b.Store == "redis" {
+		return session.OpenRedis(ctx, session.RedisConfig{URL: b.RedisURL, Prefix: b.RedisPrefix, Timeout: 5 * time.Second})
+	}
+	return session.OpenBolt(b.BoltPath)
+}
+
+func (e *env) manager(backend session.Backend) (*session.Manager, error) {
+	key, err := base64.StdEncoding.DecodeString(e.key)
+	if err != nil {
+		return nil, err
+	}
+	c, err := session.NewCipher([][]byte{key})
+	if err != nil {
+		return nil, err
+	}
+	return session.NewManager(session.Config{Backend: backend, Cipher: c})
+}
+
+// sessionSize prints (a), the size of alice's typical session, and
+// returns her record as the template of the sessions fill creates.
+func (e *env) sessionSize(ctx context.Context, bffs []bffChild, alice map[string]string) (*session.Record, error) {
+	b := bffs[0]
+	for _, x := range bffs {
+		if x.Store == "redis" {
+			b = x
+		}
+	}
+	backend, err := e.openStore(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer backend.Close()
+	m, err := e.manager(backend)
+	if err != nil {
+		return nil, err
+	}
+	_, rec, err := m.Load(ctx, alice[b.Name])
+	if err != nil || rec == nil {
+		return nil, fmt.Errorf("%s: alice's session not found (%v)", b.Name, err)
+	}
+	plain, _ := json.Marshal(rec)
+	fmt.Printf("(a) one typical session (ID, access and refresh tokens, %d audience tokens)\n", len(rec.Tokens))
+	fmt.Printf("  record: %d B JSON (ID token %d, access token %d, refresh token %d, audience tokens %s, claims %d)\n",
+		len(plain), len(rec.IDToken), len(rec.AccessToken), len(rec.RefreshToken), audienceSizes(rec), len(rec.Claims))
+	blob, _, err := backend.Find(ctx, session.StoreKey(alice[b.Name]))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("  sealed: %d B\n", len(blob))
+	if r, ok := backend.(*session.Redis); ok {
+		if err := printRedisSize(ctx, r.Client(), b.RedisPrefix+"s:"+session.StoreKey(alice[b.Name])); err != nil {
+			return nil, err
+		}
+	}
+	return rec.Clone(), nil
+}
+
+func audienceSizes(rec *session.Record) string {
+	var parts []string
+	for _, t := range rec.Tokens {
+		parts = append(parts, strconv.Itoa(len(t.AccessToken)))
+	}
+	return strings.Join(parts, "+")
+}
+
+func printRedisSize(ctx context.Context, c redis.UniversalClient, key string) error {
+	usage, err := c.MemoryUsage(ctx, key, 0).Result()
+	if err != nil {
+		return fmt.Errorf("MEMORY USAGE: %w", err)
+	}
+	strlen, err := c.StrLen(ctx, key).Result()
+	if err != nil {
+		return fmt.Errorf("STRLEN: %w", err)
+	}
+	var index int64
+	keys, err := c.Keys(ctx, scaleRedisPrefix+"i:*").Result()
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		n, _ := c.MemoryUsage(ctx, k, 0).Result()
+		index += n
+	}
+	fmt.Printf("  Redis: MEMORY USAGE %d B, STRLEN %d B (target <= 6144 B: %s); its %d index sets (by sub, by sid) %d B\n",
+		usage, strlen, passMiss(usage <= 6144), len(keys), index)
+	return nil
+}
+
+// fill creates up to o.scaleN sessions of other users, copies of tmpl, in
+// b's store through session.Manager.Create, within o.scaleTime. A bolt
+// file is filled on /dev/shm (each bolt commit fsyncs) and copied back.
+func (e *env) fill(ctx context.Context, b bffChild, tmpl *session.Record, o options) (int, error) {
+	if b.Store == "bolt" {
+		return e.fillBolt(ctx, b, tmpl, o)
+	}
+	backend, err := e.openStore(ctx, b)
+	if err != nil {
+		return 0, err
+	}
+	defer backend.Close()
+	c := backend.(*session.Redis).Client()
+	before, _ := usedMemory(ctx, c)
+	n, d, err := e.create(ctx, backend, tmpl, o)
+	after, _ := usedMemory(ctx, c)
+	if n > 0 {
+		fmt.Printf("  Redis: %d sessions created in %s; used_memory grew %d B per session (blob, key, indexes)\n",
+			n, d.Round(time.Millisecond), (after-before)/int64(n))
+	}
+	return n, err
+}
+
+func usedMemory(ctx context.Context, c redis.UniversalClient) (int64, error) {
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("INFO memory: no used_memory")
+}
+
+func (e *env) fillBolt(ctx context.Context, b bffChild, tmpl *session.Record, o options) (int, error) {
+	dir := "/dev/shm"
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		dir = ""
+	}
+	tmpDir, err := os.MkdirTemp(dir, "bff-bench-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmpDir)
+	fast := filepath.Join(tmpDir, "sessions.db")
+	if err := copyFile(b.BoltPath, fast); err != nil {
+		return 0, err
+	}
+	bk := b
+	bk.BoltPath = fast
+	backend, err := e.openStore(ctx, bk)
+	if err != nil {
+		return 0, err
+	}
+	n, d, err := e.create(ctx, backend, tmpl, o)
+	if cerr := backend.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, err
+	}
+	st, _ := os.Stat(fast)
+	fmt.Printf("  bolt: %d sessions created in %s (file on %s, %d MiB), copied to %s\n",
+		n, d.Round(time.Millisecond), filepath.Dir(fast), st.Size()>>20, filepath.Dir(b.BoltPath))
+	return n, copyFile(fast, b.BoltPath)
+}
+
+// create makes copies of tmpl for other users with 16 goroutines.
+func (e *env) create(ctx context.Context, backend session.Backend, tmpl *session.Record, o options) (int, time.Duration, error) {
+	m, err := e.manager(backend)
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.scaleTime)
+	defer cancel()
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	start := time.Now()
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(o.scaleN) && ctx.Err() == nil; i = next.Add(1) {
+				rec := tmpl.Clone()
+				rec.Subject = fmt.Sprintf("bench-user-%06d", i)
+				rec.SID = rand.Text()
+				if _, err := m.Create(ctx, rec); err != nil {
+					if ctx.Err() == nil {
+						mu.Lock()
+						first = cmpOr(first, err)
+						mu.Unlock()
+						cancel()
+					}
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	if int(done.Load()) < o.scaleN && first == nil {
+		fmt.Printf("  note: -scale-budget %s ran out after %d of %d sessions\n", o.scaleTime, done.Load(), o.scaleN)
+	}
+	return int(done.Load()), d, first
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
