@@ -72,7 +72,9 @@ func postLogoutToken(t testing.TB, env *harness.Env, base, token string) (*http.
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return env.NewBrowser().Do(t, req)
+	b := env.NewBrowser()
+	b.Client.Timeout = 20 * time.Second // a hang fails the test, naming the request
+	return b.Do(t, req)
 }
 
 // checkSessions fails unless exactly the holders named in ended have lost

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bff-project/bff/e2e/harness"
 )
@@ -41,6 +42,7 @@ type sessionHolder struct {
 func holdSession(t testing.TB, env *harness.Env, name, pass, ua string) *sessionHolder {
 	t.Helper()
 	b := env.NewBrowser()
+	b.Client.Timeout = 20 * time.Second // a hang fails the test, naming the request
 	if ua != "" {
 		b.UserAgent = ua
 	}

@@ -40,13 +40,15 @@ func runBench(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: %d connections, %s warm-up + %s per run, %d rounds, GOMAXPROCS %d, %d CPUs\n",
-		o.c, o.warm, o.d, o.rounds, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(os.Stderr, "bench: %d connections, %s warm-up + %s per run, %d rounds, GOMAXPROCS %d, %d CPUs; proxy child pprof at http://%s/debug/pprof/\n",
+		o.c, o.warm, o.d, o.rounds, runtime.GOMAXPROCS(0), runtime.NumCPU(), e.proxy.addrs["stats"])
 	totals := make([]*targetTotal, len(targets))
 	for i, t := range targets {
 		totals[i] = &targetTotal{name: t.name}
 	}
 	stats := "http://" + e.proxy.addrs["stats"]
+	upstream := "http://" + e.upstream.addrs["upstream"] + "/__bench/stats"
+	load0 := loadAvg()
 	for round := range o.rounds {
 		for i, t := range targets {
 			if ctx.Err() != nil {
@@ -56,7 +58,7 @@ func runBench(ctx context.Context, o options) error {
 			if round == 0 && o.cpuprofile != "" {
 				prof = profilePath(o.cpuprofile, t.name)
 			}
-			r, err := measure(ctx, t, o, stats, prof)
+			r, err := measure(ctx, t, o, stats+"/stats", upstream, prof)
 			if err != nil {
 				return err
 			}
@@ -65,6 +67,8 @@ func runBench(ctx context.Context, o options) error {
 		}
 	}
 	failed := printTable(os.Stdout, o, totals)
+	fmt.Printf("\nload average (1 min) %s before, %s after: other processes on this machine compete for its CPUs;\n"+
+		"cpu/req and all cpu/req do not depend on that, req/s and latency do.\n", load0, loadAvg())
 	if skipped != "" {
 		fmt.Println(skipped)
 	}
@@ -123,15 +127,18 @@ func (e *env) loadTargets(ctx context.Context, bffs []bffChild) ([]loadTarget, e
 type runResult struct {
 	load    *loadResult
 	elapsed time.Duration
-	before  childStats
+	before  childStats // proxy child
 	after   childStats
+	// others is the CPU time the upstream child and this process (the
+	// generator) spent in the window.
+	others time.Duration
 }
 
 func (r *runResult) rps() float64 { return float64(r.load.ok) / r.elapsed.Seconds() }
 
 // measure runs one target: warm-up, then the measured window, reading the
 // proxy child's counters at both ends.
-func measure(ctx context.Context, t loadTarget, o options, stats, prof string) (*runResult, error) {
+func measure(ctx context.Context, t loadTarget, o options, stats, upstream, prof string) (*runResult, error) {
 	lr, err := startLoad(t, o.c, time.Now().Add(o.warm+o.d+30*time.Second))
 	if err != nil {
 		return nil, err
@@ -144,6 +151,11 @@ func measure(ctx context.Context, t loadTarget, o options, stats, prof string) (
 	if r.before, err = getStats(stats); err != nil {
 		return nil, err
 	}
+	upBefore, err := getStats(upstream)
+	if err != nil {
+		return nil, err
+	}
+	genBefore := readStats().CPU
 	if prof != "" {
 		if err := post(stats + "/profile/start?path=" + url.QueryEscape(prof)); err != nil {
 			return nil, fmt.Errorf("cpu profile: %w", err)
@@ -157,9 +169,15 @@ func measure(ctx context.Context, t loadTarget, o options, stats, prof string) (
 	if err != nil {
 		return nil, err
 	}
+	genAfter := readStats().CPU
 	if r.after, err = getStats(stats); err != nil {
 		return nil, err
 	}
+	upAfter, err := getStats(upstream)
+	if err != nil {
+		return nil, err
+	}
+	r.others = genAfter - genBefore + upAfter.CPU - upBefore.CPU
 	if prof != "" {
 		if err := post(stats + "/profile/stop"); err != nil {
 			return nil, fmt.Errorf("cpu profile: %w", err)
@@ -189,7 +207,7 @@ var statsClient = &http.Client{Timeout: 30 * time.Second}
 
 func getStats(base string) (childStats, error) {
 	var s childStats
-	resp, err := statsClient.Get(base + "/stats")
+	resp, err := statsClient.Get(base)
 	if err != nil {
 		return s, fmt.Errorf("child stats: %w", err)
 	}
@@ -220,7 +238,7 @@ type targetTotal struct {
 	ok, bad, ioer uint64
 	elapsed       time.Duration
 	mallocs, by   uint64
-	cpu           time.Duration
+	cpu, others   time.Duration
 	lastErr       error
 	status        int
 }
@@ -234,6 +252,7 @@ func (t *targetTotal) add(r *runResult) {
 	t.mallocs += r.after.Mallocs - r.before.Mallocs
 	t.by += r.after.TotalAlloc - r.before.TotalAlloc
 	t.cpu += r.after.CPU - r.before.CPU
+	t.others += r.others
 	if r.load.lastErr != nil {
 		t.lastErr = r.load.lastErr
 	}
@@ -246,6 +265,14 @@ func (t *targetTotal) rps() float64 { return float64(t.ok) / t.elapsed.Seconds()
 
 func (t *targetTotal) perReq(v uint64) float64 { return float64(v) / float64(max(t.ok, 1)) }
 
+// cpuPerReq is the proxy child's CPU time per request.
+func (t *targetTotal) cpuPerReq() time.Duration { return time.Duration(t.perReq(uint64(t.cpu))) }
+
+// allCPUPerReq adds the upstream's and the generator's.
+func (t *targetTotal) allCPUPerReq() time.Duration {
+	return time.Duration(t.perReq(uint64(t.cpu + t.others)))
+}
+
 // printTable prints the table and the targets' verdicts. It returns an
 // error when a target answered anything but 2xx or lost connections: then
 // the figures are not to be trusted.
@@ -253,12 +280,12 @@ func printTable(w io.Writer, o options, totals []*targetTotal) error {
 	fmt.Fprintf(w, "\n%d connections, %s per run after %s warm-up, %d rounds alternating, GOMAXPROCS %d\n\n",
 		o.c, o.d, o.warm, o.rounds, runtime.GOMAXPROCS(0))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tallocs/req\tB/req\tcpu/req\t")
+	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tallocs/req\tB/req\tcpu/req\tall cpu/req\t")
 	var errs []error
 	for _, t := range totals {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.1f\t%.0f\t%s\t\n", t.name, t.rps(),
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.1f\t%.0f\t%s\t%s\t\n", t.name, t.rps(),
 			fmtDur(t.hist.quantile(0.5)), fmtDur(t.hist.quantile(0.99)),
-			t.perReq(t.mallocs), t.perReq(t.by), fmtDur(time.Duration(t.perReq(uint64(t.cpu)))))
+			t.perReq(t.mallocs), t.perReq(t.by), fmtDur(t.cpuPerReq()), fmtDur(t.allCPUPerReq()))
 		if t.bad > 0 || t.ioer > 0 {
 			errs = append(errs, fmt.Errorf("%s: %d non-2xx responses (last %d), %d connection errors (last: %v)",
 				t.name, t.bad, t.status, t.ioer, t.lastErr))
@@ -284,12 +311,25 @@ func verdicts(bare, t *targetTotal) []string {
 		minRatio = 0.7
 	}
 	out := []string{fmt.Sprintf("%s/bare throughput ratio  %.3f  (target >= %.2f)  %s", t.name, ratio, minRatio, passMiss(ratio >= minRatio))}
+	if all := t.allCPUPerReq(); all > 0 {
+		est := float64(bare.allCPUPerReq()) / float64(all)
+		out = append(out, fmt.Sprintf("%s/bare ratio if CPU-bound on an idle machine (all cpu/req)  %.3f  %s", t.name, est, passMiss(est >= minRatio)))
+	}
 	if t.name == "bff" {
 		out = append(out, fmt.Sprintf("%s p99 delta              %s  (target <= 1ms)  %s", t.name, fmtSigned(delta), passMiss(delta <= time.Millisecond)))
 	} else {
 		out = append(out, fmt.Sprintf("%s p99 delta        %s  (no target)", t.name, fmtSigned(delta)))
 	}
 	return out
+}
+
+// loadAvg is the 1-minute load average, or "?" where /proc is missing.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func passMiss(ok bool) string {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	_ "net/http/pprof" // on the stats listener only
 	"net/url"
 	"os"
 	"runtime"
@@ -70,6 +71,10 @@ func serveUpstream() error {
 	}
 	length := fmt.Sprint(len(upstreamBody))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/__bench/stats" {
+			_ = json.NewEncoder(w).Encode(readStats())
+			return
+		}
 		hdr := w.Header()
 		hdr["Content-Type"] = []string{"application/json"}
 		hdr["Content-Length"] = []string{length}
@@ -232,8 +237,9 @@ func readStats() childStats {
 	return childStats{Mallocs: m.Mallocs, TotalAlloc: m.TotalAlloc, NumGC: m.NumGC, CPU: cpu}
 }
 
-// statsHandler serves GET /stats and POST /profile/start?path=FILE,
-// POST /profile/stop.
+// statsHandler serves GET /stats, POST /profile/start?path=FILE,
+// POST /profile/stop and net/http/pprof under /debug/pprof/ (for example
+// go tool pprof -sample_index=alloc_space http://ADDR/debug/pprof/allocs?seconds=10).
 func statsHandler() http.Handler {
 	var mu sync.Mutex
 	var prof *os.File
@@ -241,6 +247,7 @@ func statsHandler() http.Handler {
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(readStats())
 	})
+	mux.Handle("/debug/pprof/", http.DefaultServeMux)
 	mux.HandleFunc("POST /profile/start", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()

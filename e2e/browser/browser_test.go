@@ -48,6 +48,7 @@ func TestJourney(t *testing.T) {
 	endSession := discover(t, env.OPURL).EndSession
 	b := newTab(t, "browser")
 	rec := record(b, app, env.OPURL)
+	console := watchConsole(b)
 
 	b.run("open the app", chromedp.Navigate(app+"/"))
 	b.waitState(app, "signed-out", stepTimeout)
@@ -124,6 +125,12 @@ func TestJourney(t *testing.T) {
 		t.Errorf("after sign-out the browser still holds a %s cookie", sessionCookie)
 	}
 	rec.snapshot("signed out")
+	var final string
+	b.eval("read the URL", "location.href", &final)
+	t.Logf("DEBUG final URL %s", final)
+	for _, p := range console.list() {
+		t.Errorf("the page reported: %s", p)
+	}
 
 	t.Run("NoTokenReachesTheBrowser", func(t *testing.T) {
 		checkNoTokens(t, env, rec, endSession)

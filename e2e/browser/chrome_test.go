@@ -172,8 +172,6 @@ func (b *tab) run(step string, actions ...chromedp.Action) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	t0 := time.Now()
-	defer func() { b.t.Logf("TIMING run %s: %v", step, time.Since(t0)) }()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		b.t.Fatalf("%s: %s: %v (page: %s)", b.name, step, err, b.describe())
 	}
@@ -195,8 +193,6 @@ func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams {
 func (b *tab) waitFor(what, expr string, timeout time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
-	t0 := time.Now()
-	defer func() { b.t.Logf("TIMING wait %s: %v", what, time.Since(t0)) }()
 	var lastErr error
 	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)

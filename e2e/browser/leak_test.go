@@ -10,7 +10,9 @@ import (
 	"sync"
 
 	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -271,4 +273,53 @@ func (r *recorder) has(what, s string) bool {
 		}
 	}
 	return false
+}
+
+// consoleProblems records uncaught exceptions, console.error calls and
+// browser-reported security (CSP) and JavaScript problems in b.
+type consoleProblems struct {
+	mu  sync.Mutex
+	out []string
+}
+
+func watchConsole(b *tab) *consoleProblems {
+	b.t.Helper()
+	p := &consoleProblems{}
+	chromedp.ListenTarget(b.ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			msg = "uncaught: " + ev.ExceptionDetails.Text
+			if ex := ev.ExceptionDetails.Exception; ex != nil {
+				msg += " " + ex.Description
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type != runtime.APITypeError {
+				return
+			}
+			var args []string
+			for _, a := range ev.Args {
+				args = append(args, string(a.Value)+a.Description)
+			}
+			msg = "console.error: " + strings.Join(args, " ")
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Source != cdplog.SourceSecurity && ev.Entry.Source != cdplog.SourceJavascript {
+				return
+			}
+			msg = fmt.Sprintf("%s %s: %s (%s)", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text, ev.Entry.URL)
+		default:
+			return
+		}
+		p.mu.Lock()
+		p.out = append(p.out, msg)
+		p.mu.Unlock()
+	})
+	b.run("enable console events", runtime.Enable(), cdplog.Enable())
+	return p
+}
+
+func (p *consoleProblems) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.out...)
 }

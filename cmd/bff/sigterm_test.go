@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bff-project/bff/session"
+)
+
+// TestSIGTERMDrainsInFlightRequest builds the real binary, starts it, and
+// sends SIGTERM while a proxied request is still waiting on its upstream:
+// the request must complete, the process must exit 0, and the bolt file
+// must have been closed cleanly (it opens again at once).
+func TestSIGTERMDrainsInFlightRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bff")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+
+	entered := make(chan struct{}, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		time.Sleep(1500 * time.Millisecond)
+		io.WriteString(w, "slow answer")
+	}))
+	defer upstream.Close()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dbPath := filepath.Join(dir, "sessions.db")
+	cfg := fmt.Sprintf(`listen: %q
+public_url: "http://%s"
+oidc:
+  issuer: "http://127.0.0.1:1"
+  client_id: "c"
+  client_secret: "s"
+session:
+  path: %q
+  encryption_keys: [%q]
+apis:
+  - prefix: "/api/slow/"
+    upstream: %q
+    token: "none"
+server:
+  shutdown_timeout: "10s"
+`, addr, addr, dbPath, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)), upstream.URL)
+	cfgPath := filepath.Join(dir, "bff.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(bin, "-config", cfgPath)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitListening(t, addr)
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/slow/x", nil)
+		req.Header.Set("X-CSRF", "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- result{status: resp.StatusCode, body: string(b)}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("request never reached the upstream; stderr:\n%s", stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+
+	res := <-done
+	if res.err != nil || res.status != http.StatusOK || res.body != "slow answer" {
+		t.Errorf("in-flight request across SIGTERM = %d %q %v, want 200 \"slow answer\"", res.status, res.body, res.err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM = %v, want 0; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("process did not exit after SIGTERM")
+	}
+	if _, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		t.Error("still listening after exit")
+	}
+	// bbolt holds an exclusive file lock while open: opening it again at
+	// once proves the store was closed, not just abandoned.
+	b, err := session.OpenBolt(dbPath)
+	if err != nil {
+		t.Fatalf("bolt file after shutdown: %v", err)
+	}
+	b.Close()
+	if !strings.Contains(stderr.String(), "shutting down") {
+		t.Errorf("no shutdown log line; stderr:\n%s", stderr.String())
+	}
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never listened", addr)
+}
