@@ -182,29 +182,37 @@ func (m *Manager) touch(ctx context.Context, key string, now time.Time) {
 // decryption and JSON decoding, yet a change made by another instance is
 // seen at once.
 func (m *Manager) find(ctx context.Context, key string) (*Record, error) {
+	rec, _, err := m.findStored(ctx, key)
+	return rec, err
+}
+
+// findStored is find that also tells whether anything is stored under key:
+// a record no configured key opens is stored yet unreadable (nil, true).
+// Such a record is as good as gone for the user, who is simply signed out,
+// but it must not be unindexed: an instance started with the wrong keys
+// would otherwise hide live sessions from logout for good.
+func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stored bool, err error) {
 	b, found, err := m.cfg.Backend.Find(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("session: find: %w", err)
+		return nil, false, fmt.Errorf("session: find: %w", err)
 	}
 	if !found {
 		m.cache.remove(key)
-		return nil, nil
+		return nil, false, nil
 	}
 	if rec := m.cache.get(key, b); rec != nil {
-		return rec, nil
+		return rec, true, nil
 	}
 	plain, err := m.cfg.Cipher.Open(b, []byte(key))
 	if err != nil {
-		// A record no configured key opens is as good as gone; it is not a
-		// system failure, so the user is simply signed out.
-		return nil, nil
+		return nil, true, nil
 	}
-	rec := new(Record)
+	rec = new(Record)
 	if err := json.Unmarshal(plain, rec); err != nil {
-		return nil, nil
+		return nil, true, nil
 	}
 	m.cache.put(key, b, rec)
-	return rec, nil
+	return rec, true, nil
 }
 
 func (m *Manager) save(ctx context.Context, key string, rec *Record) error {
@@ -318,12 +326,14 @@ func (m *Manager) lookup(ctx context.Context, kind, value string) ([]Entry, erro
 	now := m.cfg.Now()
 	var out []Entry
 	for _, key := range keys {
-		rec, err := m.find(ctx, key)
+		rec, stored, err := m.findStored(ctx, key)
 		if err != nil {
 			return nil, err
 		}
 		if rec == nil {
-			_ = m.cfg.Backend.IndexRemove(ctx, kind, iv, key)
+			if !stored {
+				_ = m.cfg.Backend.IndexRemove(ctx, kind, iv, key)
+			}
 			continue
 		}
 		if !m.live(rec, now) {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"log/slog"
 	"maps"
 	"time"
 )
@@ -66,4 +67,23 @@ func (r *Record) IdleExpiresAt(idle time.Duration) time.Time {
 		return r.ExpiresAt
 	}
 	return t
+}
+
+// LogValue implements slog.LogValuer: a record in a log line shows which
+// tokens it holds, never their values. (slog's JSON handler would otherwise
+// marshal the record, and a Secret marshals to its value.)
+func (r *Record) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", r.ID),
+		slog.Bool("id_token", r.IDToken != ""),
+		slog.Bool("access_token", r.AccessToken != ""),
+		slog.Bool("refresh_token", r.RefreshToken != ""),
+		slog.Int("api_tokens", len(r.Tokens)),
+		slog.Time("expires_at", r.ExpiresAt),
+	)
+}
+
+// LogValue implements slog.LogValuer: presence and expiry only.
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("access_token", t.AccessToken != ""), slog.Time("expiry", t.Expiry))
 }

@@ -43,6 +43,7 @@ var wantAudiences = map[string]string{
 // along, and its subtest fails if any token the provider issued reached
 // the browser.
 func TestJourney(t *testing.T) {
+	chromiumPath(t) // skip before starting servers
 	env := harness.Start(t, harness.Options{})
 	app := env.Default.URL
 	endSession := discover(t, env.OPURL).EndSession
@@ -50,22 +51,7 @@ func TestJourney(t *testing.T) {
 	rec := record(b, app, env.OPURL)
 	console := watchConsole(b)
 
-	b.run("open the app", chromedp.Navigate(app+"/"))
-	b.waitState(app, "signed-out", stepTimeout)
-	if got := b.text("#sign-in"); got != "Sign in" {
-		t.Errorf("#sign-in text = %q, want %q", got, "Sign in")
-	}
-	b.screenshot("signed-out.png")
-
-	b.click("#sign-in")
-	b.waitFor("the provider's login form", fmt.Sprintf(
-		`location.origin === %q && !!document.querySelector("#username")`, env.OPURL), stepTimeout)
-	b.screenshot("login.png")
-	b.run("type the credentials",
-		chromedp.SendKeys("#username", harness.UserName, chromedp.ByQuery),
-		chromedp.SendKeys("#password", harness.UserPassword, chromedp.ByQuery))
-	b.click("#submit")
-	b.waitState(app, "signed-in", stepTimeout)
+	signIn(b, app, env.OPURL, true)
 	checkUserShown(b)
 
 	callEachAPI(b)
@@ -87,6 +73,23 @@ func TestJourney(t *testing.T) {
 	b.waitState(app, "signed-in", stepTimeout)
 	checkUserShown(b)
 
+	signOut(t, b, env, endSession)
+	rec.snapshot("signed out")
+	console.check()
+
+	t.Run("NoTokenReachesTheBrowser", func(t *testing.T) {
+		checkNoTokens(t, env, rec, endSession)
+	})
+}
+
+// signOut clicks #sign-out and checks the session is over: the cookie
+// the browser held no longer works (tried from a plain Go client, as a
+// thief holding a copy would), and it was already dead, with its refresh
+// token revoked, when the browser was sent to the provider's
+// end_session_endpoint with id_token_hint.
+func signOut(t *testing.T, b *tab, env *harness.Env, endSession string) {
+	t.Helper()
+	app := env.Default.URL
 	cookie := b.cookie(app, sessionCookie)
 	if cookie == "" {
 		t.Fatalf("the browser holds no %s cookie for %s while signed in", sessionCookie, app)
@@ -124,17 +127,13 @@ func TestJourney(t *testing.T) {
 	if c := b.cookie(app, sessionCookie); c != "" {
 		t.Errorf("after sign-out the browser still holds a %s cookie", sessionCookie)
 	}
-	rec.snapshot("signed out")
+	// The provider's post-logout redirect appends the BFF's logout state;
+	// the SPA drops it from the address bar.
 	var final string
 	b.eval("read the URL", "location.href", &final)
-	t.Logf("DEBUG final URL %s", final)
-	for _, p := range console.list() {
-		t.Errorf("the page reported: %s", p)
+	if final != app+"/" {
+		t.Errorf("after sign-out the address bar shows %s, want %s/", final, app)
 	}
-
-	t.Run("NoTokenReachesTheBrowser", func(t *testing.T) {
-		checkNoTokens(t, env, rec, endSession)
-	})
 }
 
 // checkUserShown checks the signed-in view shows alice.
@@ -289,12 +288,14 @@ func idTokenClaims(jwt string) (string, bool) {
 // B's open tab notices through its polling, without a reload, and A stays
 // signed in.
 func TestSignOutOtherDevice(t *testing.T) {
+	chromiumPath(t) // skip before starting servers
 	env := harness.Start(t, harness.Options{})
 	app := env.Default.URL
 	devB := newTab(t, "device B")
 	devA := newTab(t, "device A")
-	signIn(devB, app, env.OPURL)
-	signIn(devA, app, env.OPURL) // second, so A's panel lists both
+	consoleB, consoleA := watchConsole(devB), watchConsole(devA)
+	signIn(devB, app, env.OPURL, false)
+	signIn(devA, app, env.OPURL, false) // second, so A's panel lists both
 
 	devB.waitFor("B's own session row", `document.querySelectorAll("#sessions .session-row.current").length === 1`, stepTimeout)
 	idB := devB.attrs("#sessions .session-row.current", "data-id")[0]
@@ -327,16 +328,20 @@ func TestSignOutOtherDevice(t *testing.T) {
 	// A polls too: it must still be signed in after its next poll.
 	time.Sleep(time.Until(start.Add(3500 * time.Millisecond)))
 	devA.waitState(app, "signed-in", time.Second)
+	consoleA.check()
+	consoleB.check()
 }
 
 // TestBackChannelLogout signs a browser in, has the provider send a
 // back-channel logout token for the session's sid, and checks the open tab
 // shows the signed-out view within the polling interval.
 func TestBackChannelLogout(t *testing.T) {
+	chromiumPath(t) // skip before starting servers
 	env := harness.Start(t, harness.Options{})
 	app := env.Default.URL
 	b := newTab(t, "browser")
-	signIn(b, app, env.OPURL)
+	console := watchConsole(b)
+	signIn(b, app, env.OPURL, false)
 
 	var u harness.User
 	if got := b.fetchJSON("/bff/user", &u); got != http.StatusOK {
@@ -354,6 +359,7 @@ func TestBackChannelLogout(t *testing.T) {
 	b.waitFor("the open tab to show signed-out without a reload",
 		`window.__e2eOld === true && document.body.dataset.state === "signed-out"`, pollWait)
 	checkSessionEnded(b)
+	console.check()
 }
 
 // backChannelLogout has the provider send a back-channel logout token for
@@ -415,14 +421,24 @@ func checkSessionEnded(b *tab) {
 	}
 }
 
-// signIn signs alice in through the SPA and the provider's login form.
-func signIn(b *tab, app, opURL string) {
+// signIn signs alice in through the SPA and the provider's login form;
+// with shots it takes the signed-out and login screenshots on the way.
+func signIn(b *tab, app, opURL string, shots bool) {
 	b.t.Helper()
 	b.run("open the app", chromedp.Navigate(app+"/"))
 	b.waitState(app, "signed-out", stepTimeout)
+	if got := b.text("#sign-in"); got != "Sign in" {
+		b.t.Errorf("#sign-in text = %q, want %q", got, "Sign in")
+	}
+	if shots {
+		b.screenshot("signed-out.png")
+	}
 	b.click("#sign-in")
 	b.waitFor("the provider's login form", fmt.Sprintf(
 		`location.origin === %q && !!document.querySelector("#username")`, opURL), stepTimeout)
+	if shots {
+		b.screenshot("login.png")
+	}
 	b.run("type the credentials",
 		chromedp.SendKeys("#username", harness.UserName, chromedp.ByQuery),
 		chromedp.SendKeys("#password", harness.UserPassword, chromedp.ByQuery))

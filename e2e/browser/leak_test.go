@@ -278,13 +278,14 @@ func (r *recorder) has(what, s string) bool {
 // consoleProblems records uncaught exceptions, console.error calls and
 // browser-reported security (CSP) and JavaScript problems in b.
 type consoleProblems struct {
+	b   *tab
 	mu  sync.Mutex
 	out []string
 }
 
 func watchConsole(b *tab) *consoleProblems {
 	b.t.Helper()
-	p := &consoleProblems{}
+	p := &consoleProblems{b: b}
 	chromedp.ListenTarget(b.ctx, func(ev any) {
 		var msg string
 		switch ev := ev.(type) {
@@ -318,8 +319,12 @@ func watchConsole(b *tab) *consoleProblems {
 	return p
 }
 
-func (p *consoleProblems) list() []string {
+// check fails the test for every problem the page reported.
+func (p *consoleProblems) check() {
+	p.b.t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.out...)
+	for _, msg := range p.out {
+		p.b.t.Errorf("%s: the page reported %s", p.b.name, msg)
+	}
 }

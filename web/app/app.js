@@ -420,7 +420,20 @@ function signOut() {
   location.assign(target.pathname + target.search);
 }
 
+// dropLogoutState removes the state parameter the provider appends when it
+// sends the browser back after sign-out (OpenID Connect RP-Initiated Logout
+// 1.0, section 3). It means nothing to this page, and left in place it
+// would stay in the address bar and ride along in the next sign-in's
+// returnUrl.
+function dropLogoutState() {
+  const url = new URL(location.href);
+  if (!url.searchParams.has('state')) return;
+  url.searchParams.delete('state');
+  history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+}
+
 function init() {
+  dropLogoutState();
   $('sign-in').addEventListener('click', signIn);
   $('sign-out').addEventListener('click', signOut);
   $('signout-others').addEventListener('click', endOtherSessions);
