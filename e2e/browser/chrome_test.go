@@ -31,11 +31,16 @@ const (
 // stepTimeout bounds every browser step; the whole suite takes seconds.
 const stepTimeout = 15 * time.Second
 
-var updateScreenshots = flag.Bool("screenshots", false, "write the screenshots to docs/screenshots")
+var updateScreenshots = flag.Bool("screenshots", false, "also write the screenshots to docs/screenshots (the README's)")
 
-// screenshotDir is docs/screenshots, relative to this package's directory
-// (go test runs in it).
-const screenshotDir = "../../docs/screenshots"
+// Every run writes its screenshots to e2e/browser/screenshots (ignored by
+// git, since they carry timestamps); -screenshots also refreshes the
+// committed copies in docs/screenshots. Paths are relative to this
+// package's directory, where go test runs.
+const (
+	screenshotDir     = "screenshots"
+	docsScreenshotDir = "../../docs/screenshots"
+)
 
 // envRequire lists (comma-separated) the test dependencies that must be
 // present; a missing one fails the test instead of skipping it.
@@ -272,7 +277,8 @@ func (b *tab) cookie(url, name string) string {
 }
 
 // screenshot captures the viewport, checks it is a PNG of the viewport's
-// size and, with -screenshots, writes it to docs/screenshots/name.
+// size and writes it to e2e/browser/screenshots/name (and, with
+// -screenshots, docs/screenshots/name).
 func (b *tab) screenshot(name string) {
 	b.t.Helper()
 	var buf []byte
@@ -284,14 +290,17 @@ func (b *tab) screenshot(name string) {
 	if cfg.Width != viewportWidth || cfg.Height != viewportHeight {
 		b.t.Errorf("screenshot %s is %dx%d, want %dx%d", name, cfg.Width, cfg.Height, viewportWidth, viewportHeight)
 	}
-	if !*updateScreenshots {
-		return
+	dirs := []string{screenshotDir}
+	if *updateScreenshots {
+		dirs = append(dirs, docsScreenshotDir)
 	}
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
-		b.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(screenshotDir, name), buf, 0o644); err != nil {
-		b.t.Fatal(err)
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
 	}
 }
 

@@ -4,8 +4,10 @@
 // [github.com/bff-project/bff/e2e/harness] on loopback.
 //
 // The tests skip when no Chromium is on PATH, unless BFF_TEST_REQUIRE lists
-// "chromium", in which case they fail. Run with -screenshots to refresh the
-// PNG files in docs/screenshots:
+// "chromium", in which case they fail. Every run saves a PNG of each main
+// view (signed-out.png, login.png, signed-in.png, session-ended.png) in
+// e2e/browser/screenshots/ (not committed); run with -screenshots to also
+// refresh the committed copies in docs/screenshots that the README shows:
 //
 //	go test ./e2e/browser/ -args -screenshots
 //

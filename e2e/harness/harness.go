@@ -6,6 +6,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"net"
 	"net/http"
@@ -124,6 +125,9 @@ func Start(t testing.TB, opts Options) *Env {
 		}},
 		APIScopes:           []string{"orders.read", "profile.read", "admin.all"},
 		AccessTokenLifetime: opts.AccessTokenLifetime,
+		// Back-channel logout posts to the BFF's self-signed test server
+		// on loopback.
+		HTTPClient: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}},
 	})
 	if err != nil {
 		t.Fatal(err)
