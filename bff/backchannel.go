@@ -106,12 +106,19 @@ func (s *Server) verifyLogoutToken(ctx context.Context, info *providerInfo, raw 
 	if err := tok.Claims(&c); err != nil {
 		return nil, invalidLogoutToken("claims: " + err.Error())
 	}
+	// Section 2.4: nonce MUST NOT be present, not even as null, which
+	// decodes to a nil c.Nonce.
+	var present map[string]json.RawMessage
+	if err := tok.Claims(&present); err != nil {
+		return nil, invalidLogoutToken("claims: " + err.Error())
+	}
+	_, hasNonce := present["nonce"]
 	switch {
 	case c.IssuedAt == nil:
 		return nil, invalidLogoutToken("no iat")
 	case c.JTI == "":
 		return nil, invalidLogoutToken("no jti")
-	case c.Nonce != nil:
+	case hasNonce:
 		return nil, invalidLogoutToken("nonce present")
 	case c.SID == "" && c.Subject == "":
 		return nil, invalidLogoutToken("neither sid nor sub")

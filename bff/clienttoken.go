@@ -25,7 +25,7 @@ type cachedToken struct {
 }
 
 func (c *clientTokens) token(ctx context.Context, s *Server, route *proxy.Route) (string, error) {
-	tk := tokenKey(route)
+	tk := s.tokenKey(route)
 	c.mu.Lock()
 	t, ok := c.tokens[tk]
 	c.mu.Unlock()

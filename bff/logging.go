@@ -60,7 +60,21 @@ func sensitiveKey(k string) bool {
 	return sensitiveKeys[strings.ReplaceAll(strings.ToLower(k), "-", "_")]
 }
 
-func redactAttr(_ []string, a slog.Attr) slog.Attr {
+func redactAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 {
+		// The built-in keys are never secret. Once ReplaceAttr is set, the
+		// JSON handler would encode a returned Level by reflection on every
+		// line, so hand it back as a string.
+		switch a.Key {
+		case slog.TimeKey, slog.MessageKey:
+			return a
+		case slog.LevelKey:
+			if l, ok := a.Value.Any().(slog.Level); ok {
+				return slog.String(a.Key, l.String())
+			}
+			return a
+		}
+	}
 	if sensitiveKey(a.Key) {
 		return slog.String(a.Key, redactedValue)
 	}

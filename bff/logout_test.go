@@ -99,8 +99,19 @@ func (h *sessionHolder) replayCookie(t testing.TB) int {
 	}
 	req.Header.Set("X-CSRF", "1")
 	req.Header.Set("Cookie", "__Host-bff="+h.cookie)
-	resp, _ := h.env.NewBrowser().Do(t, req)
+	resp, _ := oneShot(t, h.env, req)
 	return resp.StatusCode
+}
+
+// oneShot sends req from a new browser with an empty cookie jar and closes
+// its connections afterwards, so that fuzzing does not run out of file
+// descriptors.
+func oneShot(t testing.TB, env *harness.Env, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	b := env.NewBrowser()
+	b.Client.Timeout = 20 * time.Second // a hang fails the test, naming the request
+	defer b.Client.CloseIdleConnections()
+	return b.Do(t, req)
 }
 
 // refreshActive reports whether the provider still accepts the session's
@@ -114,7 +125,7 @@ func (h *sessionHolder) refreshActive() bool {
 // is absent.
 func metricSample(t testing.TB, env *harness.Env, series string) float64 {
 	t.Helper()
-	resp, body := env.NewBrowser().Get(t, env.Default.URL+"/metrics")
+	resp, body := oneShot(t, env, newRequest(t, http.MethodGet, env.Default.URL+"/metrics"))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics = %d, want 200", resp.StatusCode)
 	}
@@ -164,7 +175,7 @@ type logoutCase struct {
 	wantError  string
 }
 
-func newRequest(t *testing.T, method, u string, header ...string) *http.Request {
+func newRequest(t testing.TB, method, u string, header ...string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, u, nil)
 	if err != nil {
@@ -370,7 +381,7 @@ func TestLogoutWithoutSession(t *testing.T) {
 			if tt.cookie != "" {
 				req.Header.Set("Cookie", "__Host-bff="+tt.cookie)
 			}
-			resp, body := env.NewBrowser().Do(t, req)
+			resp, body := oneShot(t, env, req)
 			if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || got != postLogout {
 				t.Errorf("logout = %d Location %q %.200s, want 302 to %q", resp.StatusCode, got, body, postLogout)
 			}

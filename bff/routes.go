@@ -61,11 +61,23 @@ func (s *Server) buildHandler() error {
 	if s.cfg.MetricsListen == "" {
 		mux.Handle("GET /metrics", s.metrics.handler())
 	}
+	api := s.csrfGuard(s.proxy)
 	for _, rt := range s.proxy.Routes() {
-		mux.Handle(rt.Prefix, s.csrfGuard(s.proxy))
+		// Reached only for paths the proxy does not match itself, such as
+		// the prefix without its slash (the mux redirects).
+		mux.Handle(rt.Prefix, api)
 	}
 	mux.Handle("/", spa)
-	s.handler = s.observe(mux)
+	// API calls, the hot path, skip the ServeMux: the proxy matches
+	// prefixes itself and refuses dot segments and encoded separators, so
+	// the mux's path cleaning adds nothing there.
+	s.handler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.proxy.Match(r.URL.Path); ok {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	return nil
 }
 

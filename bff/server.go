@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bff-project/bff/proxy"
@@ -37,6 +38,7 @@ type Server struct {
 	login        *loginFlows
 	proxy        *proxy.Handler
 	renewals     singleflight.Group
+	tokenKeys    sync.Map // *proxy.Route -> its token's key in the session
 	clientTokens clientTokens
 	metrics      *metrics
 	limiter      *ipLimiter
@@ -88,6 +90,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// default, an idle timeout of a minute or less would end sessions
 		// that are in use.
 		TouchInterval: min(time.Minute, cfg.Session.IdleTimeout/10),
+		// bbolt lets one process open the file, so this Manager is its only
+		// writer and may trust its cache without reading the store.
+		Exclusive: cfg.Session.Store != "redis",
 		// A renewal holds the lock across one provider call.
 		LockTTL: cfg.OIDC.Timeout + 10*time.Second,
 	})

@@ -41,7 +41,7 @@ func (s *Server) Token(r *http.Request, route *proxy.Route) (string, error) {
 		}
 		return "", errUnauthenticated
 	}
-	tk := tokenKey(route)
+	tk := s.tokenKey(route)
 	if tok, ok := freshToken(rec, tk, time.Now()); ok {
 		return tok, nil
 	}
@@ -49,8 +49,18 @@ func (s *Server) Token(r *http.Request, route *proxy.Route) (string, error) {
 }
 
 // tokenKey names a route's token in the session: "" is the sign-in access
-// token, anything else an audience token.
-func tokenKey(route *proxy.Route) string {
+// token, anything else an audience token. It is computed once per route:
+// the proxy hands out the same *Route for every request.
+func (s *Server) tokenKey(route *proxy.Route) string {
+	if v, ok := s.tokenKeys.Load(route); ok {
+		return v.(string)
+	}
+	k := computeTokenKey(route)
+	s.tokenKeys.Store(route, k)
+	return k
+}
+
+func computeTokenKey(route *proxy.Route) string {
 	if route.Audience == "" && route.Resource == "" && len(route.Scopes) == 0 {
 		return ""
 	}

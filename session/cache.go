@@ -51,3 +51,15 @@ func (c *recordCache) remove(key string) {
 	delete(c.entries, key)
 	c.mu.Unlock()
 }
+
+// lookup returns the cached record under key whatever the store holds; for
+// a Manager that is its store's only writer.
+func (c *recordCache) lookup(key string) *Record {
+	c.mu.RLock()
+	e, ok := c.entries[key]
+	c.mu.RUnlock()
+	if ok {
+		return e.rec
+	}
+	return nil
+}

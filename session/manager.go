@@ -42,6 +42,10 @@ type Config struct {
 	LockTTL time.Duration
 	// CacheSize bounds the decoded-record cache. Default 10000.
 	CacheSize int
+	// Exclusive declares this Manager the backend's only writer (bolt: the
+	// file lock admits one process), so a cached record is served without
+	// reading the store. Never set it for a store shared by instances.
+	Exclusive bool
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -192,6 +196,11 @@ func (m *Manager) find(ctx context.Context, key string) (*Record, error) {
 // but it must not be unindexed: an instance started with the wrong keys
 // would otherwise hide live sessions from logout for good.
 func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stored bool, err error) {
+	if m.cfg.Exclusive {
+		if rec := m.cache.lookup(key); rec != nil {
+			return rec, true, nil
+		}
+	}
 	b, found, err := m.cfg.Backend.Find(ctx, key)
 	if err != nil {
 		return nil, false, fmt.Errorf("session: find: %w", err)

@@ -49,8 +49,20 @@
 // TotalAlloc deltas over the measured window divided by the requests
 // served. The upstream runs in its own process, so the figures are the
 // proxy's alone (the child's other, idle targets add next to nothing).
-// cpu/req is the proxy child's user+system CPU time per request, which
-// does not depend on how the machine's cores are shared.
+// cpu/req is the proxy child's user+system CPU time per request; all
+// cpu/req adds the upstream's and the generator's (not redis-server's).
+// Neither depends on other processes competing for the CPUs, which req/s
+// and latency do (the table prints the load average), so the program also
+// prints the bff/bare ratio a CPU-bound idle machine would give:
+// bare's all cpu/req over the target's.
+//
+// While it runs, the proxy child serves net/http/pprof on its stats port
+// (printed on stderr), e.g. for an allocation profile:
+//
+//	go tool pprof -sample_index=alloc_objects 'http://ADDR/debug/pprof/allocs?seconds=8'
+//
+// -log-level sets the BFF's log level (default info, as in production: one
+// JSON access line per request, formatted and then discarded).
 //
 // The targets checked (PASS/MISS; informational, the exit code is 0 unless
 // the run itself failed): at -c 32, bff throughput at least 0.85 of bare

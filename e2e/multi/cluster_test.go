@@ -1,0 +1,452 @@
+package multi
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/e2e/harness"
+	"github.com/bff-project/bff/session/redistest"
+)
+
+// sessionCookie is the BFF's session cookie (DESIGN.md, "Cookies").
+const sessionCookie = "__Host-bff"
+
+// requestTimeout bounds every request a test sends, so that a hang fails
+// the test naming the request instead of stalling the suite.
+const requestTimeout = 15 * time.Second
+
+// cluster is the development provider, the sample APIs and three BFF
+// instances (A is the harness's default one, whose back-channel URI the
+// provider knows) on their own ports, sharing one Redis.
+type cluster struct {
+	env  *harness.Env
+	inst []*harness.Instance // A, B, C
+	// client sends requests with the cookie a test names and no jar; it
+	// is safe for concurrent use.
+	client *http.Client
+}
+
+// clusterOptions describe a cluster.
+type clusterOptions struct {
+	// redisURL is the shared Redis. Required.
+	redisURL string
+	// accessTokenLifetime at the provider; 0 means the harness default.
+	accessTokenLifetime time.Duration
+	// config, if set, changes every instance's config after the Redis
+	// settings are applied.
+	config func(*bff.Config)
+}
+
+var prefixSeq atomic.Int64
+
+// startCluster starts a cluster whose instances keep their keys under a
+// prefix of their own, removed again when t ends, and waits until every
+// instance is ready.
+func startCluster(t *testing.T, o clusterOptions) *cluster {
+	t.Helper()
+	prefix := fmt.Sprintf("bfftest:%d:%d:%s:", os.Getpid(), prefixSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "."))
+	mutate := func(c *bff.Config) {
+		c.Session.Store = "redis"
+		c.Session.RedisURL = o.redisURL
+		c.Session.RedisPrefix = prefix
+		if o.config != nil {
+			o.config(c)
+		}
+	}
+	t.Cleanup(func() { dropKeys(t, o.redisURL, prefix) })
+	env := harness.Start(t, harness.Options{Config: mutate, AccessTokenLifetime: o.accessTokenLifetime})
+	c := &cluster{env: env, inst: []*harness.Instance{env.Default}, client: newClient()}
+	t.Cleanup(c.client.CloseIdleConnections)
+	for _, name := range []string{"b.db", "c.db"} {
+		c.inst = append(c.inst, env.StartInstance(filepath.Join(t.TempDir(), name), mutate))
+	}
+	for _, in := range c.inst {
+		if got := in.Config.Session.Store; got != "redis" {
+			t.Fatalf("instance %s session store = %q, want redis", in.URL, got)
+		}
+		c.waitReady(t, in.URL, 10*time.Second)
+	}
+	return c
+}
+
+// dropKeys deletes what a test left under prefix, so that a shared Redis
+// (BFF_TEST_REDIS_URL) does not fill up. Failures are only logged: the
+// server may be a private one already stopped.
+func dropKeys(t *testing.T, redisURL, prefix string) {
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	opt.MaxRetries, opt.DialTimeout = -1, time.Second
+	rc := redis.NewClient(opt)
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	iter := rc.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	for iter.Next(ctx) {
+		rc.Del(ctx, iter.Val())
+	}
+}
+
+// newClient returns a client that trusts the test servers, has no cookie
+// jar and follows no redirects.
+func newClient() *http.Client {
+	return &http.Client{
+		Timeout: requestTimeout,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+			MaxIdleConnsPerHost: 64,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// result is one answer (or transport failure) seen by a test.
+type result struct {
+	method, url string
+	status      int
+	contentType string
+	body        string
+	took        time.Duration
+	err         error
+}
+
+func (r result) String() string {
+	if r.err != nil {
+		return fmt.Sprintf("%s %s: %v (after %v)", r.method, r.url, r.err, r.took.Round(time.Millisecond))
+	}
+	body := strings.TrimSpace(r.body)
+	if len(body) > 200 {
+		body = body[:200] + "…"
+	}
+	return fmt.Sprintf("%s %s = %d %s %q (after %v)", r.method, r.url, r.status, r.contentType, body, r.took.Round(time.Millisecond))
+}
+
+// errorCode is the "error" member of a JSON error body, or "" when the body
+// is not one.
+func (r result) errorCode() string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(r.body), &e) != nil {
+		return ""
+	}
+	return e.Error
+}
+
+// send sends method u as the SPA does (X-CSRF: 1), with only the session
+// cookie given (none when empty). It never fails the test, so goroutines
+// may call it.
+func (c *cluster) send(ctx context.Context, method, u, cookie string) result {
+	r := result{method: method, url: u}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	req.Header.Set("X-CSRF", "1")
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+	}
+	start := time.Now()
+	resp, err := c.client.Do(req)
+	if err != nil {
+		r.took, r.err = time.Since(start), err
+		return r
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	r.took, r.err = time.Since(start), err
+	r.status, r.contentType, r.body = resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	return r
+}
+
+// call is send for the test goroutine: a transport failure fails t.
+func (c *cluster) call(t testing.TB, method, u, cookie string) result {
+	t.Helper()
+	r := c.send(context.Background(), method, u, cookie)
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	return r
+}
+
+// wantStatus fails t unless method u answers want (with a JSON error body
+// naming code, when code is not empty).
+func (c *cluster) wantStatus(t testing.TB, method, u, cookie string, want int, code string) result {
+	t.Helper()
+	r := c.call(t, method, u, cookie)
+	if r.status != want {
+		t.Errorf("%v; want status %d", r, want)
+	} else if code != "" && r.errorCode() != code {
+		t.Errorf("%v; want error %q", r, code)
+	}
+	return r
+}
+
+// user is /bff/user's answer.
+type user struct {
+	Sub     string         `json:"sub"`
+	Claims  map[string]any `json:"claims"`
+	Session struct {
+		ID string `json:"id"`
+	} `json:"session"`
+}
+
+// user fetches /bff/user from base with cookie and fails t unless it is a
+// 200 for the test user.
+func (c *cluster) user(t testing.TB, base, cookie string) user {
+	t.Helper()
+	r := c.call(t, http.MethodGet, base+"/bff/user", cookie)
+	var u user
+	if r.status != http.StatusOK {
+		t.Fatalf("%v; want 200", r)
+	}
+	if err := json.Unmarshal([]byte(r.body), &u); err != nil {
+		t.Fatalf("%v: not JSON: %v", r, err)
+	}
+	if u.Session.ID == "" || u.Sub == "" {
+		t.Fatalf("%v: no sub or session id", r)
+	}
+	return u
+}
+
+// login signs user in through instance base with a new browser and returns
+// the browser and its session cookie.
+func (c *cluster) login(t testing.TB, base, name, pass string) (*harness.Browser, string) {
+	t.Helper()
+	b := c.env.NewBrowser()
+	b.Client.Timeout = requestTimeout
+	b.Login(t, base, name, pass)
+	cookie := b.Cookie(base, sessionCookie)
+	if cookie == "" {
+		t.Fatalf("no %s cookie after signing in on %s", sessionCookie, base)
+	}
+	return b, cookie
+}
+
+// waitReady polls base's /readyz until it answers 200.
+func (c *cluster) waitReady(t testing.TB, base string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := c.send(context.Background(), http.MethodGet, base+"/readyz", "")
+		if r.err == nil && r.status == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready within %v: last %v", base, within, r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// apiAnswer is the sample API's answer.
+type apiAnswer struct {
+	API      string   `json:"api"`
+	Sub      string   `json:"sub"`
+	Audience []string `json:"audience"`
+}
+
+// checkAPI fails t unless r is the sample API's 200 for the test user with
+// a token for audience.
+func checkAPI(t testing.TB, r result, audience string) {
+	t.Helper()
+	if r.err != nil || r.status != http.StatusOK {
+		t.Errorf("%v; want 200 from the sample API", r)
+		return
+	}
+	var a apiAnswer
+	if err := json.Unmarshal([]byte(r.body), &a); err != nil {
+		t.Errorf("%v: not JSON: %v", r, err)
+		return
+	}
+	if a.Sub != harness.UserSubject || !slices.Contains(a.Audience, audience) {
+		t.Errorf("%v: sub %q audience %q, want %q and %q", r, a.Sub, a.Audience, harness.UserSubject, audience)
+	}
+}
+
+// postLogoutToken POSTs a back-channel logout token to base.
+func (c *cluster) postLogoutToken(t testing.TB, base, token string) result {
+	t.Helper()
+	u := base + "/bff/backchannel-logout"
+	r := result{method: http.MethodPost, url: u}
+	start := time.Now()
+	resp, err := c.client.PostForm(u, url.Values{"logout_token": {token}})
+	if err != nil {
+		t.Fatalf("POST %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r.status, r.contentType, r.body, r.took = resp.StatusCode, resp.Header.Get("Content-Type"), string(b), time.Since(start)
+	return r
+}
+
+// persistentRedis is a private redis-server that writes every change to an
+// append-only file (fsync always) in a directory of its own, so that it
+// keeps its data across a kill and restart, as a production Redis with
+// persistence does. redistest's servers run without persistence.
+type persistentRedis struct {
+	URL  string
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startPersistentRedis starts one, stopped when t ends. It skips t without
+// redis-server on PATH, or fails it when BFF_TEST_REQUIRE lists redis.
+func startPersistentRedis(t testing.TB) *persistentRedis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if redistest.Required() {
+			t.Fatalf("redis-server not on PATH, but %s requires redis", redistest.EnvRequire)
+		}
+		t.Skip("redis-server not on PATH (this test needs a private server it can kill and restart)")
+	}
+	r := &persistentRedis{t: t, bin: bin, dir: t.TempDir()}
+	t.Cleanup(r.stop)
+	for attempt := 0; ; attempt++ {
+		r.port = freePort(t)
+		if err = r.start(); err == nil {
+			break
+		}
+		if attempt == 2 {
+			t.Fatalf("persistent redis: %v", err)
+		}
+	}
+	r.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", r.port)
+	return r
+}
+
+func (r *persistentRedis) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	logPath := filepath.Join(r.dir, "redis.log")
+	cmd := exec.Command(r.bin,
+		"--port", strconv.Itoa(r.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "yes",
+		"--appendfsync", "always",
+		"--daemonize", "no",
+		"--dir", r.dir,
+		"--logfile", logPath,
+	)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := ping(addr)
+		if err == nil {
+			r.cmd, r.done = cmd, done
+			return nil
+		}
+		select {
+		case <-done:
+		default:
+			if time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		log, _ := os.ReadFile(logPath)
+		return fmt.Errorf("redis-server on port %d did not answer PING (%v); log:\n%s", r.port, err, log)
+	}
+}
+
+// stop kills the server (SIGKILL, as a crash would); the append-only file
+// keeps its data.
+func (r *persistentRedis) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Kill()
+		<-r.done
+		r.cmd = nil
+	}
+}
+
+// restart starts the server again on the same port with the same data.
+func (r *persistentRedis) restart() {
+	r.t.Helper()
+	r.stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := r.start()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("persistent redis: restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ping sends an inline PING and wants +PONG (a server still loading its
+// data answers -LOADING).
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
