@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -227,37 +226,11 @@ func (f *backchannelFixture) deliver(t *testing.T, sub, sid string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	restore := trustTestServers(t)
-	err := f.env.OP.BackChannelLogout(ctx, sub, sid)
-	restore()
-	if err != nil {
+	if err := f.env.OP.BackChannelLogout(ctx, sub, sid); err != nil {
 		t.Errorf("provider BackChannelLogout() = %v", err)
 		return 0
 	}
 	return http.StatusOK
-}
-
-// trustTestServers makes http.DefaultClient trust the certificate of
-// httptest's TLS servers (one certificate for all of them) until restore is
-// called. The harness starts the dev provider without Config.HTTPClient, so
-// the provider POSTs back-channel logouts with http.DefaultClient, which
-// does not trust the BFF's test certificate; without this, real delivery
-// fails with "x509: certificate signed by unknown authority". Tests that
-// use it must not run in parallel with others using http.DefaultClient.
-func trustTestServers(t *testing.T) (restore func()) {
-	t.Helper()
-	ts := httptest.NewTLSServer(http.NotFoundHandler())
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	ts.Close()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	old := http.DefaultClient.Transport
-	http.DefaultClient.Transport = tr
-	return func() {
-		http.DefaultClient.Transport = old
-		tr.CloseIdleConnections()
-	}
 }
 
 // foreignKey is an RSA key the provider does not publish.

@@ -69,6 +69,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status := he.HTTPStatus()
 	id := requestID(r.Context())
+	if id == "" {
+		id = w.Header().Get("X-Request-Id")
+	}
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError

@@ -6,7 +6,9 @@ import (
 	"encoding/base32"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 type ctxKey int
@@ -20,10 +22,20 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
+// Request IDs are a random per-process prefix and a counter: unique across
+// instances and restarts for matching a user's report to a log line, and
+// cheap on the hot path. They are not secrets.
+var (
+	requestIDPrefix = func() string {
+		var b [5]byte
+		_, _ = rand.Read(b[:])
+		return strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+	}()
+	requestCounter atomic.Uint64
+)
+
 func newRequestID() string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+	return requestIDPrefix + strconv.FormatUint(requestCounter.Add(1), 36)
 }
 
 // bffHeaders marks every /bff/* answer as private and unframeable: none of

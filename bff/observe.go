@@ -21,14 +21,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		start := time.Now()
 		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		class := s.routeClass(r.URL.Path)
+		if class != "api" {
+			// Handlers log the ID; the API path reads it back from the
+			// response header instead (see writeError), sparing a copy of
+			// the request on the hot path.
+			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		class := s.routeClass(r.URL.Path)
 		s.metrics.requests.WithLabelValues(class, strconv.Itoa(status)).Inc()
 		if class == "health" {
 			return

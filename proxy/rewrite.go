@@ -76,11 +76,14 @@ func (h *Handler) setForwarded(in *http.Request, hdr http.Header) {
 			delete(hdr, k)
 		}
 	}
+	// One backing array for the three values (capacity-limited slices, so
+	// a later Add cannot write into a neighbour).
+	vals := [...]string{ip, proto, host}
 	if ip != "" {
-		hdr["X-Forwarded-For"] = []string{ip}
+		hdr["X-Forwarded-For"] = vals[0:1:1]
 	}
-	hdr["X-Forwarded-Proto"] = []string{proto}
-	hdr["X-Forwarded-Host"] = []string{host}
+	hdr["X-Forwarded-Proto"] = vals[1:2:2]
+	hdr["X-Forwarded-Host"] = vals[2:3:3]
 }
 
 // untrustedHeaders are dropped unless the peer is a trusted proxy: each
