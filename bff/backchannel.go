@@ -33,7 +33,6 @@ type logoutClaims struct {
 	IssuedAt *json.Number               `json:"iat"`
 	Expiry   *json.Number               `json:"exp"`
 	Events   map[string]json.RawMessage `json:"events"`
-	Nonce    *json.RawMessage           `json:"nonce"`
 }
 
 var errInvalidLogoutToken = errorf(http.StatusBadRequest, "invalid_request", "The logout token is not valid.", nil)
@@ -106,8 +105,8 @@ func (s *Server) verifyLogoutToken(ctx context.Context, info *providerInfo, raw 
 	if err := tok.Claims(&c); err != nil {
 		return nil, invalidLogoutToken("claims: " + err.Error())
 	}
-	// Section 2.4: nonce MUST NOT be present, not even as null, which
-	// decodes to a nil c.Nonce.
+	// Section 2.4: nonce MUST NOT be present, not even as null, so look
+	// at the keys rather than decoded values.
 	var present map[string]json.RawMessage
 	if err := tok.Claims(&present); err != nil {
 		return nil, invalidLogoutToken("claims: " + err.Error())
