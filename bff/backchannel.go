@@ -21,7 +21,6 @@ const (
 	logoutTokenMaxAge = 5 * time.Minute
 	// logoutTokenClockSkew tolerates a provider clock slightly ahead.
 	logoutTokenClockSkew = time.Minute
-	maxLogoutBody        = 64 << 10
 )
 
 // logoutClaims are the OpenID Connect Back-Channel Logout 1.0 section 2.4
@@ -61,7 +60,7 @@ func (s *Server) handleBackchannelLogout(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) backchannelLogout(r *http.Request) (int, error) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(nil, r.Body, maxLogoutBody)
+	// bffHeaders has bounded the body (maxBFFBody).
 	if err := r.ParseForm(); err != nil {
 		return 0, invalidLogoutToken("unreadable or oversized body")
 	}

@@ -38,12 +38,18 @@ func newRequestID() string {
 	return requestIDPrefix + strconv.FormatUint(requestCounter.Add(1), 36)
 }
 
-// bffHeaders marks every /bff/* answer as private and unframeable: none of
-// them may be cached, and none should leak a URL through Referer.
+// maxBFFBody bounds every /bff/* request body.
+const maxBFFBody = 64 << 10
+
+// bffCSP allows nothing but the inline style of the error page.
 const bffCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
+// bffHeaders marks every /bff/* answer as private and unframeable: none of
+// them may be cached, and none should leak a URL through Referer.
 func bffHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No /bff endpoint takes more than a logout token's form.
+		r.Body = http.MaxBytesReader(w, r.Body, maxBFFBody)
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("Referrer-Policy", "no-referrer")
