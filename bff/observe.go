@@ -12,17 +12,20 @@ import (
 	"time"
 )
 
-// observe gives each request an ID (returned as X-Request-Id and shown on
+// observe routes each request to api (a proxied API call, matched once
+// here) or to mux (everything else), and gives each request an ID (returned as X-Request-Id and shown on
 // error pages), counts it by route class and status, and writes one access
 // log line. The line has the path but never the query string (the callback's
 // carries the authorization code) nor any header value.
-func (s *Server) observe(next http.Handler) http.Handler {
+func (s *Server) observe(api, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
 		class := s.routeClass(r.URL.Path)
+		next := api
 		if class != "api" {
+			next = mux
 			// Handlers log the ID; the API path reads it back from the
 			// response header instead (see writeError), sparing a copy of
 			// the request on the hot path.

@@ -71,13 +71,7 @@ func (s *Server) buildHandler() error {
 	// API calls, the hot path, skip the ServeMux: the proxy matches
 	// prefixes itself and refuses dot segments and encoded separators, so
 	// the mux's path cleaning adds nothing there.
-	s.handler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.proxy.Match(r.URL.Path); ok {
-			api.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
+	s.handler = s.observe(api, mux)
 	return nil
 }
 

@@ -1,0 +1,69 @@
+package bff
+
+import (
+	"slices"
+	"time"
+)
+
+// This file fills an unset Config field with its documented default.
+
+// SetDefaults fills every unset field with its documented default. It is
+// idempotent and never shares slices with the Config it was copied from.
+func (c *Config) SetDefaults() {
+	setString := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	setDuration := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setInt := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setString(&c.Listen, "127.0.0.1:8080")
+
+	o := &c.OIDC
+	switch {
+	case len(o.Scopes) == 0:
+		o.Scopes = []string{"openid", "profile", "email", "offline_access"}
+	case !slices.Contains(o.Scopes, "openid"):
+		o.Scopes = append([]string{"openid"}, o.Scopes...)
+	}
+	setString(&o.TokenEndpointAuthMethod, "client_secret_basic")
+	setString(&o.PostLogoutRedirectURL, "/")
+	setDuration(&o.RefreshSkew, 60*time.Second)
+	setDuration(&o.Timeout, 10*time.Second)
+
+	s := &c.Session
+	setString(&s.Store, "bolt")
+	setString(&s.Path, "bff-sessions.db")
+	setString(&s.RedisPrefix, "bff:")
+	setDuration(&s.RedisTimeout, 500*time.Millisecond)
+	setDuration(&s.IdleTimeout, 2*time.Hour)
+	setDuration(&s.Lifetime, 24*time.Hour)
+	setString(&s.SameSite, "strict")
+
+	c.APIs = slices.Clone(c.APIs)
+	for i := range c.APIs {
+		a := &c.APIs[i]
+		setString(&a.Token, "user")
+		setString(&a.Exchange, "refresh")
+		setDuration(&a.Timeout, 30*time.Second)
+	}
+
+	setString(&c.Log.Format, "json")
+	setString(&c.Log.Level, "info")
+
+	setDuration(&c.Server.ReadHeaderTimeout, 10*time.Second)
+	setDuration(&c.Server.IdleTimeout, 120*time.Second)
+	setInt(&c.Server.MaxHeaderBytes, 64<<10)
+	setDuration(&c.Server.ShutdownTimeout, 20*time.Second)
+
+	setInt(&c.RateLimit.LoginPerMinute, 30)
+	setInt(&c.RateLimit.Burst, 10)
+}

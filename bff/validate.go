@@ -1,0 +1,267 @@
+package bff
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// This file holds Config.Validate: every problem that stops start-up, named
+// by its key path.
+
+// Validate reports every problem in c at once, as an [errors.Join] of
+// *[ConfigError] values with full key paths; nil means c is usable. It
+// validates a copy with [Config.SetDefaults] applied, so unset fields are
+// fine. It does no I/O: *_file keys must have been read ([LoadConfig] or
+// [Config.ReadSecretFiles]). Problems name keys, never secret values.
+func (c Config) Validate() error {
+	c.SetDefaults()
+	v := &validator{}
+	v.top(c)
+	v.oidc(c.OIDC)
+	v.session(c.Session)
+	v.apis(c.APIs)
+	v.rest(c)
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, configErr(key, format, args...))
+}
+
+func (v *validator) top(c Config) {
+	if msg := checkHostPort(c.Listen); msg != "" {
+		v.add("listen", "%s", msg)
+	}
+	if c.MetricsListen != "" {
+		if msg := checkHostPort(c.MetricsListen); msg != "" {
+			v.add("metrics_listen", "%s", msg)
+		} else if c.MetricsListen == c.Listen {
+			v.add("metrics_listen", "must differ from listen")
+		}
+	}
+	if msg := checkOrigin(c.PublicURL); msg != "" {
+		v.add("public_url", "%s", msg)
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			v.add(fmt.Sprintf("trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or an IP address")
+		}
+	}
+}
+
+// authParamsReserved are authorization request parameters the BFF sets
+// itself; auth_params must not override them.
+var authParamsReserved = []string{
+	"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method", "response_mode", "request", "request_uri",
+}
+
+func (v *validator) oidc(o OIDCConfig) {
+	if msg := checkIssuer(o.Issuer); msg != "" {
+		v.add("oidc.issuer", "%s", msg)
+	}
+	if o.ClientID == "" {
+		v.add("oidc.client_id", "required")
+	}
+	v.secret("oidc.client_secret", o.ClientSecret, o.ClientSecretFile)
+	if !slices.Contains([]string{"client_secret_basic", "client_secret_post"}, o.TokenEndpointAuthMethod) {
+		v.add("oidc.token_endpoint_auth_method", "must be client_secret_basic or client_secret_post")
+	}
+	v.scopes("oidc.scopes", o.Scopes)
+	for k := range o.AuthParams {
+		if k == "" || slices.Contains(authParamsReserved, k) {
+			v.add("oidc.auth_params."+k, "is a protocol parameter the BFF sets itself")
+		}
+	}
+	if msg := checkRedirect(o.PostLogoutRedirectURL); msg != "" {
+		v.add("oidc.post_logout_redirect_url", "%s", msg)
+	}
+	if o.RefreshSkew < 0 {
+		v.add("oidc.refresh_skew", "must not be negative")
+	}
+	if o.Timeout < 0 {
+		v.add("oidc.timeout", "must be positive")
+	}
+}
+
+// secret checks a required secret that may come from a *_file key.
+func (v *validator) secret(key, value, file string) {
+	switch {
+	case value != "" && file != "":
+		v.add(key+"_file", "set %s or %s_file, not both", key, key)
+	case file != "":
+		v.add(key+"_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+	case value == "":
+		v.add(key, "required (or %s_file)", key)
+	}
+}
+
+func (v *validator) scopes(key string, scopes []string) {
+	for i, s := range scopes {
+		if !isScopeToken(s) {
+			v.add(fmt.Sprintf("%s[%d]", key, i), "must be a non-empty scope without spaces or quotes")
+		}
+	}
+}
+
+func (v *validator) session(s SessionConfig) {
+	switch s.Store {
+	case "bolt":
+		// Path has a default.
+	case "redis":
+		if s.RedisURL == "" && s.RedisURLFile == "" {
+			v.add("session.redis_url", "required when session.store is redis (or session.redis_url_file)")
+		}
+	default:
+		v.add("session.store", "must be bolt or redis")
+	}
+	switch {
+	case s.RedisURL != "" && s.RedisURLFile != "":
+		v.add("session.redis_url_file", "set session.redis_url or session.redis_url_file, not both")
+	case s.RedisURLFile != "":
+		v.add("session.redis_url_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+	case s.RedisURL != "":
+		if u, err := url.Parse(s.RedisURL); err != nil || !redisSchemes[u.Scheme] || (u.Host == "" && u.Scheme != "unix") {
+			v.add("session.redis_url", "must be a redis://, rediss://, redis-sentinel://, redis-cluster:// or unix:// URL with a host")
+		}
+	}
+	if s.RedisPasswordFile != "" {
+		v.add("session.redis_password_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+	}
+	if s.RedisTimeout < 0 {
+		v.add("session.redis_timeout", "must not be negative")
+	}
+	if len(s.RedisAddrs) > 0 && s.Store == "redis" && s.RedisURL == "" && s.RedisURLFile == "" {
+		v.add("session.redis_url", "required with session.redis_addrs (it gives TLS, credentials and database)")
+	}
+	if s.IdleTimeout <= 0 {
+		v.add("session.idle_timeout", "must be positive")
+	}
+	if s.Lifetime <= 0 {
+		v.add("session.lifetime", "must be positive")
+	}
+	if s.IdleTimeout > s.Lifetime && s.Lifetime > 0 {
+		v.add("session.idle_timeout", "must not be longer than session.lifetime")
+	}
+	if s.SameSite != "strict" && s.SameSite != "lax" {
+		v.add("session.same_site", "must be strict or lax")
+	}
+	v.keys(s)
+}
+
+func (v *validator) keys(s SessionConfig) {
+	switch {
+	case len(s.EncryptionKeys) > 0 && s.EncryptionKeysFile != "":
+		v.add("session.encryption_keys_file", "set session.encryption_keys or session.encryption_keys_file, not both")
+		return
+	case s.EncryptionKeysFile != "":
+		v.add("session.encryption_keys_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+		return
+	case len(s.EncryptionKeys) == 0:
+		v.add("session.encryption_keys", "at least one key is required (bff keygen makes one)")
+		return
+	}
+	var seen [][]byte
+	for i, k := range s.EncryptionKeys {
+		key := fmt.Sprintf("session.encryption_keys[%d]", i)
+		b, err := ParseEncryptionKey(k)
+		if err != nil {
+			v.add(key, "must be base64 of exactly 32 bytes (bff keygen makes one)")
+			continue
+		}
+		if j := slices.IndexFunc(seen, func(o []byte) bool { return bytes.Equal(o, b) }); j >= 0 {
+			v.add(key, "duplicate of session.encryption_keys[%d]", j)
+		}
+		seen = append(seen, b)
+	}
+}
+
+func (v *validator) apis(apis []APIConfig) {
+	for i, a := range apis {
+		key := func(k string) string { return fmt.Sprintf("apis[%d].%s", i, k) }
+		if msg := checkPrefix(a.Prefix); msg != "" {
+			v.add(key("prefix"), "%s", msg)
+		} else {
+			for j, b := range apis[:i] {
+				if strings.HasPrefix(a.Prefix, b.Prefix) || strings.HasPrefix(b.Prefix, a.Prefix) {
+					v.add(key("prefix"), "overlaps apis[%d].prefix", j)
+				}
+			}
+		}
+		if msg := checkUpstream(a.Upstream); msg != "" {
+			v.add(key("upstream"), "%s", msg)
+		}
+		if !slices.Contains([]string{"user", "user-optional", "client", "none"}, a.Token) {
+			v.add(key("token"), "must be user, user-optional, client or none")
+		}
+		switch a.Exchange {
+		case "refresh":
+		case "token-exchange":
+			if a.Audience == "" && a.Resource == "" {
+				v.add(key("exchange"), "token-exchange needs an audience or a resource")
+			}
+		default:
+			v.add(key("exchange"), "must be refresh or token-exchange")
+		}
+		if a.Resource != "" {
+			if u, err := url.Parse(a.Resource); err != nil || !u.IsAbs() || u.Fragment != "" {
+				v.add(key("resource"), "must be an absolute URI without a fragment (RFC 8707)")
+			}
+		}
+		v.scopes(key("scopes"), a.Scopes)
+		for j, m := range a.Methods {
+			if !isToken(m) {
+				v.add(fmt.Sprintf("apis[%d].methods[%d]", i, j), "must be an HTTP method such as GET")
+			}
+		}
+		if a.Timeout < 0 {
+			v.add(key("timeout"), "must be positive")
+		}
+	}
+}
+
+func (v *validator) rest(c Config) {
+	if strings.ContainsFunc(c.SPA.ContentSecurityPolicy, isControl) {
+		v.add("spa.content_security_policy", "must not contain control characters")
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		v.add("log.format", "must be json or text")
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		v.add("log.level", "must be debug, info, warn or error")
+	}
+	for _, t := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"server.read_header_timeout", c.Server.ReadHeaderTimeout},
+		{"server.idle_timeout", c.Server.IdleTimeout},
+		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
+	} {
+		if t.d < 0 {
+			v.add(t.key, "must be positive")
+		}
+	}
+	if c.Server.MaxHeaderBytes < 0 {
+		v.add("server.max_header_bytes", "must be positive")
+	}
+	if c.RateLimit.Burst < 0 {
+		v.add("rate_limit.burst", "must not be negative")
+	}
+}
+
+var redisSchemes = map[string]bool{
+	"redis": true, "rediss": true, "unix": true,
+	"redis-sentinel": true, "rediss-sentinel": true, "redis-cluster": true, "rediss-cluster": true,
+}
