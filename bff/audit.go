@@ -7,8 +7,7 @@ import (
 	"slices"
 )
 
-// This file holds Config.Audit: warnings about settings that work but weaken
-// security or surprise operators.
+// This file holds Config.Audit: start-up warnings about risky settings.
 
 // Audit returns start-up warnings: settings that work but weaken security or
 // surprise operators. Each is a sentence naming the key. cmd/bff logs them

@@ -11,8 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 )
 
-// This file holds Check, for `bff check`: Validate and Audit plus a look at
-// the provider's discovery document.
+// This file holds Check, for `bff check`: Validate, Audit and provider discovery.
 
 // Check validates cfg and fetches the provider's discovery document
 // ({issuer}/.well-known/openid-configuration, 10s timeout, using

@@ -8,8 +8,7 @@ import (
 	"strings"
 )
 
-// This file checks single config values for Validate, Audit and Check:
-// addresses, URLs, API prefixes, scope and HTTP tokens, and host classes.
+// This file checks single config values: addresses, URLs, prefixes, tokens, hosts.
 
 func checkHostPort(s string) string {
 	_, port, err := net.SplitHostPort(s)

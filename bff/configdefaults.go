@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// This file fills an unset Config field with its documented default.
+// This file holds Config.SetDefaults: every field's documented default.
 
 // SetDefaults fills every unset field with its documented default. It is
 // idempotent and never shares slices with the Config it was copied from.

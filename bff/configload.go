@@ -14,8 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// This file loads a Config: LoadConfig, strict YAML decoding that checks
-// every key against Config's type, and the ConfigError that every step reports.
+// This file holds LoadConfig: strict YAML decoding, key checks and ConfigError.
 
 // ConfigError is one configuration problem. Key is the full key path
 // ("oidc.client_secret", "apis[1].upstream", "session.encryption_keys[0]"),

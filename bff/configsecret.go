@@ -11,8 +11,7 @@ import (
 	"strings"
 )
 
-// This file handles a Config's secrets: reading the *_file keys, redacting
-// a Config for display, and the session encryption key format.
+// This file handles a Config's secrets: *_file keys, redaction, encryption keys.
 
 // redactedValue replaces secrets in [Config.Redacted] and in logs.
 const redactedValue = "[redacted]"

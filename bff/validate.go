@@ -11,8 +11,7 @@ import (
 	"time"
 )
 
-// This file holds Config.Validate: every problem that stops start-up, named
-// by its key path.
+// This file holds Config.Validate: every problem that stops start-up.
 
 // Validate reports every problem in c at once, as an [errors.Join] of
 // *[ConfigError] values with full key paths; nil means c is usable. It
@@ -97,14 +96,25 @@ func (v *validator) oidc(o OIDCConfig) {
 
 // secret checks a required secret that may come from a *_file key.
 func (v *validator) secret(key, value, file string) {
-	switch {
-	case value != "" && file != "":
-		v.add(key+"_file", "set %s or %s_file, not both", key, key)
-	case file != "":
-		v.add(key+"_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
-	case value == "":
+	if !v.fileKey(key, value != "", file) && value == "" {
 		v.add(key, "required (or %s_file)", key)
 	}
+}
+
+// fileKey checks key's *_file companion, which LoadConfig or
+// ReadSecretFiles must have read and cleared: still set, it is a problem,
+// "not both" when key itself (hasValue) is set too. It reports whether it
+// added a problem.
+func (v *validator) fileKey(key string, hasValue bool, file string) bool {
+	switch {
+	case file == "":
+		return false
+	case hasValue:
+		v.add(key+"_file", "set %s or %s_file, not both", key, key)
+	default:
+		v.add(key+"_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+	}
+	return true
 }
 
 func (v *validator) scopes(key string, scopes []string) {
@@ -126,12 +136,7 @@ func (v *validator) session(s SessionConfig) {
 	default:
 		v.add("session.store", "must be bolt or redis")
 	}
-	switch {
-	case s.RedisURL != "" && s.RedisURLFile != "":
-		v.add("session.redis_url_file", "set session.redis_url or session.redis_url_file, not both")
-	case s.RedisURLFile != "":
-		v.add("session.redis_url_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
-	case s.RedisURL != "":
+	if !v.fileKey("session.redis_url", s.RedisURL != "", s.RedisURLFile) && s.RedisURL != "" {
 		if u, err := url.Parse(s.RedisURL); err != nil || !redisSchemes[u.Scheme] || (u.Host == "" && u.Scheme != "unix") {
 			v.add("session.redis_url", "must be a redis://, rediss://, redis-sentinel://, redis-cluster:// or unix:// URL with a host")
 		}
@@ -161,14 +166,10 @@ func (v *validator) session(s SessionConfig) {
 }
 
 func (v *validator) keys(s SessionConfig) {
-	switch {
-	case len(s.EncryptionKeys) > 0 && s.EncryptionKeysFile != "":
-		v.add("session.encryption_keys_file", "set session.encryption_keys or session.encryption_keys_file, not both")
+	if v.fileKey("session.encryption_keys", len(s.EncryptionKeys) > 0, s.EncryptionKeysFile) {
 		return
-	case s.EncryptionKeysFile != "":
-		v.add("session.encryption_keys_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
-		return
-	case len(s.EncryptionKeys) == 0:
+	}
+	if len(s.EncryptionKeys) == 0 {
 		v.add("session.encryption_keys", "at least one key is required (bff keygen makes one)")
 		return
 	}

@@ -18,18 +18,9 @@ import (
 // apiPath is what every target is asked for.
 const apiPath = "/api/orders/42"
 
-// runBench runs the throughput table.
-func runBench(ctx context.Context, o options) error {
-	var names []string
-	for _, s := range o.stores {
-		names = append(names, targetName(s))
-	}
-	e, err := newEnv(names)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	bffs, skipped := e.bffChildren(o)
+// runBench runs the throughput table in e for bffs; skipped says why a
+// store was left out ("" if none was).
+func runBench(ctx context.Context, o options, e *env, bffs []bffChild, skipped string) error {
 	if len(bffs) == 0 && skipped != "" {
 		return errors.New(skipped)
 	}

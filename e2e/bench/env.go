@@ -12,10 +12,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/bff-project/bff/e2e/devop"
+	"github.com/bff-project/bff/session/redistest"
 )
 
 // Bench identities (development values).
@@ -41,7 +43,7 @@ type env struct {
 	opURL     string
 	opSrv     *http.Server
 	upstream  *child
-	redis     *redisServer // nil when -redis-url is used or Redis is off
+	redis     *redistest.Process // nil when -redis-url is used or Redis is off
 	redisURL  string
 	listeners map[string]*reservedListener // BFF target name -> listener
 	proxy     *child
@@ -104,11 +106,14 @@ func (e *env) useRedis(url string) error {
 		e.redisURL = url
 		return nil
 	}
-	rs, err := startRedis()
+	rs, err := redistest.Launch(redistest.LaunchOptions{})
+	if errors.Is(err, exec.ErrNotFound) {
+		return errNoRedis
+	}
 	if err != nil {
 		return err
 	}
-	e.redis, e.redisURL = rs, rs.url
+	e.redis, e.redisURL = rs, rs.URL()
 	return nil
 }
 
@@ -126,7 +131,7 @@ func (e *env) close() {
 		l.close()
 	}
 	if e.redis != nil {
-		e.redis.stop()
+		e.redis.Close()
 	}
 	if e.tmp != "" {
 		os.RemoveAll(e.tmp)

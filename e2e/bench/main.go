@@ -147,16 +147,30 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.scale {
-		err = runScale(ctx, o)
-	} else {
-		err = runBench(ctx, o)
-	}
-	if err != nil {
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		stop()
 		os.Exit(1)
 	}
+}
+
+// run starts the environment for o's stores and runs the throughput
+// table in it or, with -scale, the scale figures.
+func run(ctx context.Context, o options) error {
+	var names []string
+	for _, s := range o.stores {
+		names = append(names, targetName(s))
+	}
+	e, err := newEnv(names)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	bffs, skipped := e.bffChildren(o)
+	if o.scale {
+		return runScale(ctx, o, e, bffs, skipped)
+	}
+	return runBench(ctx, o, e, bffs, skipped)
 }
 
 // parseStores parses -stores: a comma-separated subset of bolt and redis.

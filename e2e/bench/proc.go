@@ -8,9 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -117,106 +114,4 @@ func (r *reservedListener) addr() string { return r.l.Addr().String() }
 func (r *reservedListener) close() {
 	r.file.Close()
 	r.l.Close()
-}
-
-// redisServer is a private redis-server without persistence, started like
-// session/redistest starts one.
-type redisServer struct {
-	url  string
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
-}
-
-func startRedis() (*redisServer, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, errNoRedis
-	}
-	dir, err := os.MkdirTemp("", "bff-bench-redis-")
-	if err != nil {
-		return nil, err
-	}
-	var last error
-	for range 3 { // a free port can be taken between probing and binding
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		rs, err := startRedisOn(bin, dir, port)
-		if err == nil {
-			return rs, nil
-		}
-		last = err
-	}
-	os.RemoveAll(dir)
-	return nil, last
-}
-
-func startRedisOn(bin, dir string, port int) (*redisServer, error) {
-	logPath := filepath.Join(dir, "redis.log")
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir, "--logfile", logPath)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	rs := &redisServer{url: fmt.Sprintf("redis://127.0.0.1:%d/0", port), cmd: cmd, dir: dir, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(rs.done)
-	}()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		err := redisPing(addr)
-		if err == nil {
-			return rs, nil
-		}
-		select {
-		case <-rs.done:
-		default:
-			if time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			_ = cmd.Process.Kill()
-			<-rs.done
-		}
-		log, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("redis-server on port %d did not answer PING (%v): %s", port, err, log)
-	}
-}
-
-func (rs *redisServer) stop() {
-	_ = rs.cmd.Process.Kill()
-	<-rs.done
-	os.RemoveAll(rs.dir)
-}
-
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

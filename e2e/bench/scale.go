@@ -28,18 +28,9 @@ import (
 const scaleRedisPrefix = "bff:"
 
 // runScale prints the scale figures: a session's size in Redis and
-// the time to back-channel-logout one user among many sessions.
-func runScale(ctx context.Context, o options) error {
-	var names []string
-	for _, s := range o.stores {
-		names = append(names, targetName(s))
-	}
-	e, err := newEnv(names)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	bffs, skipped := e.bffChildren(o)
+// the time to back-channel-logout one user among many sessions, in e for
+// bffs; skipped says why a store was left out ("" if none was).
+func runScale(ctx context.Context, o options, e *env, bffs []bffChild, skipped string) error {
 	if skipped != "" {
 		fmt.Println(skipped)
 	}
@@ -51,7 +42,8 @@ func runScale(ctx context.Context, o options) error {
 	}
 	// Phase 1: a typical session per store, and a logout with (nearly) no
 	// other sessions as the baseline.
-	if err := e.startProxy(bffs, o.logLevel); err != nil {
+	err := e.startProxy(bffs, o.logLevel)
+	if err != nil {
 		return err
 	}
 	alice := map[string]string{}

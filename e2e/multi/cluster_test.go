@@ -1,22 +1,17 @@
 package multi
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,7 +20,6 @@ import (
 
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/e2e/harness"
-	"github.com/bff-project/bff/session/redistest"
 )
 
 // sessionCookie is the BFF's session cookie (DESIGN.md, "Cookies").
@@ -301,152 +295,4 @@ func (c *cluster) postLogoutToken(t testing.TB, base, token string) result {
 	b, _ := io.ReadAll(resp.Body)
 	r.status, r.contentType, r.body, r.took = resp.StatusCode, resp.Header.Get("Content-Type"), string(b), time.Since(start)
 	return r
-}
-
-// persistentRedis is a private redis-server that writes every change to an
-// append-only file (fsync always) in a directory of its own, so that it
-// keeps its data across a kill and restart, as a production Redis with
-// persistence does. redistest's servers run without persistence.
-type persistentRedis struct {
-	URL  string
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startPersistentRedis starts one, stopped when t ends. It skips t without
-// redis-server on PATH, or fails it when BFF_TEST_REQUIRE lists redis.
-func startPersistentRedis(t testing.TB) *persistentRedis {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if redistest.Required() {
-			t.Fatalf("redis-server not on PATH, but %s requires redis", redistest.EnvRequire)
-		}
-		t.Skip("redis-server not on PATH (this test needs a private server it can kill and restart)")
-	}
-	r := &persistentRedis{t: t, bin: bin, dir: t.TempDir()}
-	t.Cleanup(r.stop)
-	for attempt := 0; ; attempt++ {
-		r.port = freePort(t)
-		if err = r.start(); err == nil {
-			break
-		}
-		if attempt == 2 {
-			t.Fatalf("persistent redis: %v", err)
-		}
-	}
-	r.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", r.port)
-	return r
-}
-
-func (r *persistentRedis) start() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	logPath := filepath.Join(r.dir, "redis.log")
-	cmd := exec.Command(r.bin,
-		"--port", strconv.Itoa(r.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "yes",
-		"--appendfsync", "always",
-		"--daemonize", "no",
-		"--dir", r.dir,
-		"--logfile", logPath,
-	)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := ping(addr)
-		if err == nil {
-			r.cmd, r.done = cmd, done
-			return nil
-		}
-		select {
-		case <-done:
-		default:
-			if time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		log, _ := os.ReadFile(logPath)
-		return fmt.Errorf("redis-server on port %d did not answer PING (%v); log:\n%s", r.port, err, log)
-	}
-}
-
-// stop kills the server (SIGKILL, as a crash would); the append-only file
-// keeps its data.
-func (r *persistentRedis) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		_ = r.cmd.Process.Kill()
-		<-r.done
-		r.cmd = nil
-	}
-}
-
-// restart starts the server again on the same port with the same data.
-func (r *persistentRedis) restart() {
-	r.t.Helper()
-	r.stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := r.start()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("persistent redis: restart: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// ping sends an inline PING and wants +PONG (a server still loading its
-// data answers -LOADING).
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -62,8 +62,8 @@ func TestRedisOutage(t *testing.T) {
 		{
 			name: "killed and restarted with persistence",
 			redis: func(t *testing.T) (string, func(), func()) {
-				r := startPersistentRedis(t)
-				return r.URL, r.stop, r.restart
+				in := redistest.StartPersistent(t)
+				return in.URL, in.Stop, in.Restart
 			},
 			kept: true,
 		},

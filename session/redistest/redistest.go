@@ -1,6 +1,8 @@
 // Package redistest gives tests a Redis: the one named by
 // BFF_TEST_REDIS_URL, or a private redis-server started from PATH on a free
-// loopback port. It is imported only by _test.go files.
+// loopback port. It is imported only by _test.go files and e2e programs
+// (e2e/bench), never by the production binary; [Launch] is the part that
+// needs no testing.TB.
 //
 // When neither is available a test is skipped with a message saying so,
 // unless BFF_TEST_REQUIRE (a comma-separated list such as "redis,chromium")
@@ -8,18 +10,12 @@
 package redistest
 
 import (
-	"bufio"
-	"fmt"
-	"net"
+	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 // Environment variables.
@@ -40,18 +36,14 @@ func Server(t testing.TB) (url string) {
 }
 
 // Instance is a private redis-server that a test can stop and restart on
-// the same port, to simulate an outage. Its methods fail t on error.
+// the same port, to simulate an outage. It wraps a [Process]; its methods
+// fail t on error.
 type Instance struct {
 	// URL is redis://127.0.0.1:<port>/0.
 	URL string
 
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
-
-	mu   sync.Mutex
-	proc *proc // nil while stopped
+	t testing.TB
+	p *Process
 }
 
 // Start starts a private redis-server (without persistence) and stops it
@@ -59,6 +51,20 @@ type Instance struct {
 // its server. It skips t when redis-server is not on PATH, or fails it
 // when BFF_TEST_REQUIRE contains "redis".
 func Start(t testing.TB) *Instance {
+	t.Helper()
+	return start(t, LaunchOptions{})
+}
+
+// StartPersistent is [Start] for a server that writes every change to an
+// append-only file (fsync always) in a directory of its own, so that it
+// keeps its data across Stop and Restart, as a production Redis with
+// persistence does across a crash.
+func StartPersistent(t testing.TB) *Instance {
+	t.Helper()
+	return start(t, LaunchOptions{Persistent: true})
+}
+
+func start(t testing.TB, opts LaunchOptions) *Instance {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -68,161 +74,47 @@ func Start(t testing.TB) *Instance {
 		}
 		unavailable(t, why)
 	}
-	in := &Instance{t: t, bin: bin, dir: t.TempDir()}
-	t.Cleanup(in.Stop)
-	// A free port can be taken between probing and binding: try again.
-	for attempt := 0; ; attempt++ {
-		in.port = freePort(t)
-		err = in.start()
-		if err == nil {
-			break
-		}
-		if attempt == 2 {
-			t.Fatalf("redistest: %v", err)
-		}
+	opts.Bin, opts.Dir = bin, t.TempDir()
+	p, err := Launch(opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	in.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", in.port)
-	return in
+	t.Cleanup(p.Close)
+	return &Instance{URL: p.URL(), t: t, p: p}
 }
 
 // Addr is the server's host:port.
-func (in *Instance) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(in.port)) }
+func (in *Instance) Addr() string { return in.p.Addr() }
 
-// Stop kills the server (its data is lost). Stopping a stopped server does
-// nothing.
-func (in *Instance) Stop() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.proc != nil {
-		in.proc.kill()
-		in.proc = nil
-	}
-}
+// Stop kills the server with SIGKILL; its data is lost unless it came
+// from StartPersistent. Stopping a stopped server does nothing.
+func (in *Instance) Stop() { in.p.Kill() }
 
-// Restart starts the server again on the same port, empty.
+// Restart starts the server again on the same port: empty, or with its
+// data when it came from StartPersistent.
 func (in *Instance) Restart() {
 	in.t.Helper()
-	in.Stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := in.start()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			in.t.Fatalf("redistest: restart: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := in.p.Restart(); err != nil {
+		in.t.Fatal(err)
 	}
 }
 
 // Pause freezes the server with SIGSTOP: it keeps its connections and
 // port but answers nothing, like a hung host. Resume undoes it.
 // On systems without SIGSTOP it skips the test.
-func (in *Instance) Pause() { in.signal("pause", sigStop) }
+func (in *Instance) Pause() { in.check(in.p.Pause()) }
 
 // Resume continues a paused server.
-func (in *Instance) Resume() { in.signal("resume", sigCont) }
+func (in *Instance) Resume() { in.check(in.p.Resume()) }
 
-func (in *Instance) signal(op string, sig os.Signal) {
+func (in *Instance) check(err error) {
 	in.t.Helper()
-	if sig == nil {
-		in.t.Skipf("redistest: %s needs SIGSTOP/SIGCONT", op)
+	if errors.Is(err, errNoSignal) {
+		in.t.Skip(err)
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.proc == nil {
-		in.t.Fatalf("redistest: %s: server not running", op)
-	}
-	if err := in.proc.cmd.Process.Signal(sig); err != nil {
-		in.t.Fatalf("redistest: %s: %v", op, err)
-	}
-}
-
-func (in *Instance) start() error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	logPath := filepath.Join(in.dir, "redis.log")
-	_ = os.Remove(logPath)
-	cmd := exec.Command(in.bin,
-		"--port", strconv.Itoa(in.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--daemonize", "no",
-		"--dir", in.dir,
-		"--logfile", logPath,
-	)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(in.port))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := ping(addr)
-		if err == nil {
-			in.proc = p
-			return nil
-		}
-		select {
-		case <-p.done:
-		default:
-			if time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			p.kill()
-		}
-		log, _ := os.ReadFile(logPath)
-		return fmt.Errorf("redis-server on port %d did not answer PING (%v); log:\n%s", in.port, err, log)
-	}
-}
-
-// proc is one run of redis-server; done closes when it has exited.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (p *proc) kill() {
-	_ = p.cmd.Process.Kill() // SIGKILL also ends a paused server
-	<-p.done
-}
-
-// ping sends an inline PING and wants +PONG, without a Redis client.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return err
+		in.t.Fatal(err)
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("redistest: free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // unavailable skips t, or fails it when BFF_TEST_REQUIRE names redis.
