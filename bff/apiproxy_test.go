@@ -837,3 +837,24 @@ func pathsOf(seen []seenRequest) []string {
 	}
 	return out
 }
+
+// An upstream's 103 Early Hints is passed on, but the request is logged
+// and counted with its final status.
+func TestAPIProxyEarlyHintsCountedByFinalStatus(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer upstream.Close()
+	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
+		c.APIs = append(c.APIs, bff.APIConfig{Prefix: "/api/hints/", Upstream: upstream.URL, Token: "none"})
+	}})
+	b := env.NewBrowser()
+	if resp, _ := b.Call(t, http.MethodGet, env.Default.URL+"/api/hints/x", nil); resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("status = %d, want 418", resp.StatusCode)
+	}
+	if logs := env.Logs.String(); !strings.Contains(logs, `"status":418`) || strings.Contains(logs, `"status":103`) {
+		t.Errorf("access log should record 418, not 103:\n%s", logs)
+	}
+}
