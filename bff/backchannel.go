@@ -179,15 +179,16 @@ func (s *Server) endSessionsFor(ctx context.Context, sid, sub, reason string) (i
 	if err != nil {
 		return 0, errStoreDown(err)
 	}
-	n := 0
+	var keys []string
 	for _, e := range entries {
-		if sub != "" && e.Record.Subject != sub {
-			continue
+		if sub == "" || e.Record.Subject == sub {
+			keys = append(keys, e.Key)
 		}
-		if _, err := s.endSession(ctx, e.Key, reason); err != nil {
-			return n, err
-		}
-		n++
+	}
+	ended, err := s.endSessions(ctx, keys, reason)
+	n := len(ended)
+	if err != nil {
+		return n, err
 	}
 	s.metrics.logouts.WithLabelValues(reason).Add(float64(n))
 	return n, nil

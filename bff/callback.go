@@ -84,8 +84,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	// Renew the session ID at sign-in: an existing session of this browser
 	// is ended, never upgraded (no fixation).
 	if c, err := r.Cookie(sessionCookieName); err == nil {
-		if _, err := s.sessions.Delete(ctx, session.StoreKey(c.Value)); err != nil {
-			return errStoreDown(err)
+		if _, err := s.endSession(ctx, session.StoreKey(c.Value), "relogin"); err != nil {
+			return err
 		}
 	}
 	token, err := s.sessions.Create(ctx, rec)

@@ -8,27 +8,73 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bff-project/bff/session"
 	"golang.org/x/oauth2"
 )
 
-// endSession deletes one session and revokes its refresh token at the
-// provider. The session ends first and whatever the provider does: a
-// provider that is down must not keep anyone signed in. Revocation failures
-// are logged and counted, not returned.
+// revokeWait is how long a sign-out waits for the provider to confirm its
+// revocations before answering; slower ones finish in the background, so a
+// hanging provider delays nobody's sign-out by more than this.
+const revokeWait = time.Second
+
+// endSession ends one session; see endSessions.
 func (s *Server) endSession(ctx context.Context, key, reason string) (*session.Record, error) {
-	rec, err := s.sessions.Delete(ctx, key)
-	if err != nil {
-		return nil, errStoreDown(err)
+	ended, err := s.endSessions(ctx, []string{key}, reason)
+	if len(ended) == 0 {
+		return nil, err
 	}
-	if rec == nil {
-		return nil, nil
+	return ended[0], err
+}
+
+// endSessions deletes sessions, then revokes their refresh tokens at the
+// provider, all at once. The sessions end first and whatever the provider
+// does: a provider that is down must not keep anyone signed in. Revocation
+// failures are logged and counted, not returned. The records of the
+// sessions that existed are returned.
+func (s *Server) endSessions(ctx context.Context, keys []string, reason string) ([]*session.Record, error) {
+	var ended []*session.Record
+	defer func() { s.revokeAll(ctx, ended) }()
+	for _, key := range keys {
+		rec, err := s.sessions.Delete(ctx, key)
+		if err != nil {
+			return ended, errStoreDown(err)
+		}
+		if rec != nil {
+			ended = append(ended, rec)
+			s.metrics.sessionsEnded.WithLabelValues(reason).Inc()
+		}
 	}
-	s.metrics.sessionsEnded.WithLabelValues(reason).Inc()
-	s.revoke(ctx, rec)
-	return rec, nil
+	return ended, nil
+}
+
+// revokeAll revokes the records' refresh tokens concurrently and waits at
+// most revokeWait for them. Close waits for the rest.
+func (s *Server) revokeAll(ctx context.Context, recs []*session.Record) {
+	var wg sync.WaitGroup
+	for _, rec := range recs {
+		if rec.RefreshToken == "" {
+			continue
+		}
+		wg.Add(1)
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			defer wg.Done()
+			s.revoke(ctx, rec)
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(revokeWait):
+	}
 }
 
 // revoke revokes rec's refresh token (RFC 7009) when the provider has a
@@ -36,9 +82,6 @@ func (s *Server) endSession(ctx context.Context, key, reason string) (*session.R
 // alive. x/oauth2 has no revocation call, so this is the one request to the
 // provider written by hand.
 func (s *Server) revoke(ctx context.Context, rec *session.Record) {
-	if rec.RefreshToken == "" {
-		return
-	}
 	info, err := s.provider.get(ctx)
 	if err != nil || info.revocationURL == "" {
 		s.metrics.revocations.WithLabelValues("skipped").Inc()

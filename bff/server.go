@@ -38,7 +38,8 @@ type Server struct {
 	login        *loginFlows
 	proxy        *proxy.Handler
 	renewals     singleflight.Group
-	tokenKeys    sync.Map // *proxy.Route -> its token's key in the session
+	tokenKeys    sync.Map       // *proxy.Route -> its token's key in the session
+	background   sync.WaitGroup // revocations still under way
 	clientTokens clientTokens
 	metrics      *metrics
 	limiter      *ipLimiter
@@ -190,6 +191,7 @@ func (s *Server) Close() error {
 	if s.stop != nil {
 		s.stop()
 	}
+	s.background.Wait() // each revocation is bounded by its own timeout
 	var errs []error
 	for _, c := range s.closers {
 		errs = append(errs, c())

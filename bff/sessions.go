@@ -106,15 +106,17 @@ func (s *Server) handleDeleteOtherSessions(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
+	var others []string
 	for _, e := range all {
-		if e.Key == current {
-			continue
+		if e.Key != current {
+			others = append(others, e.Key)
 		}
-		if _, err := s.endSession(r.Context(), e.Key, "session_manager"); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.metrics.logouts.WithLabelValues("session_manager").Inc()
+	}
+	ended, err := s.endSessions(r.Context(), others, "session_manager")
+	s.metrics.logouts.WithLabelValues("session_manager").Add(float64(len(ended)))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,0 +1,53 @@
+package bff_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/e2e/harness"
+)
+
+// slowRevocation delays the BFF's calls to the provider's revocation
+// endpoint, as a provider that hangs would.
+type slowRevocation struct{ delay time.Duration }
+
+func (s slowRevocation) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/revoke") {
+		time.Sleep(s.delay)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// A provider that is slow to revoke delays sign-out by at most about a
+// second; the revocation still happens, in the background.
+func TestLogoutDoesNotWaitForSlowRevocation(t *testing.T) {
+	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
+		c.HTTPClient = &http.Client{Transport: slowRevocation{delay: 2500 * time.Millisecond}}
+	}})
+	b := env.NewBrowser()
+	b.Login(t, env.Default.URL, harness.UserName, harness.UserPassword)
+	user := b.User(t, env.Default.URL, http.StatusOK)
+	before := env.OP.Counts().Revocation
+
+	start := time.Now()
+	resp, _ := b.Get(t, env.Default.URL+user.Session.LogoutURL)
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("logout = %d, want 302", resp.StatusCode)
+	}
+	if took > 2*time.Second {
+		t.Errorf("logout took %v with a slow revocation endpoint, want about 1s at most", took)
+	}
+	b.User(t, env.Default.URL, http.StatusUnauthorized)
+
+	deadline := time.Now().Add(5 * time.Second)
+	for env.OP.Counts().Revocation == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the revocation never reached the provider")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
