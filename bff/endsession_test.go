@@ -51,3 +51,29 @@ func TestLogoutDoesNotWaitForSlowRevocation(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Signing in again in the same browser replaces the session (a new ID, no
+// fixation) and revokes the replaced session's refresh token.
+func TestReloginEndsAndRevokesThePreviousSession(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	b := env.NewBrowser()
+	b.Login(t, env.Default.URL, harness.UserName, harness.UserPassword)
+	first := b.User(t, env.Default.URL, http.StatusOK)
+	oldCookie := b.Cookie(env.Default.URL, sessionCookie)
+	before := env.OP.Counts().Revocation
+
+	b.Login(t, env.Default.URL, harness.UserName, harness.UserPassword)
+	second := b.User(t, env.Default.URL, http.StatusOK)
+	if second.Session.ID == first.Session.ID || b.Cookie(env.Default.URL, sessionCookie) == oldCookie {
+		t.Error("signing in again kept the session ID or cookie")
+	}
+	if got := env.OP.Counts().Revocation - before; got != 1 {
+		t.Errorf("revocations at re-login = %d, want 1", got)
+	}
+	var list struct {
+		Sessions []struct{ ID string } `json:"sessions"`
+	}
+	if code := b.JSON(t, http.MethodGet, env.Default.URL+"/bff/sessions", &list); code != http.StatusOK || len(list.Sessions) != 1 {
+		t.Errorf("sessions after re-login = %d %+v, want exactly the new one", code, list.Sessions)
+	}
+}
