@@ -57,6 +57,12 @@ var sensitiveKeys = map[string]bool{
 }
 
 func sensitiveKey(k string) bool {
+	if sensitiveKeys[k] {
+		return true // the common spelling, without allocating
+	}
+	if !strings.ContainsAny(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-") {
+		return false // already normal: the lookup above was the answer
+	}
 	return sensitiveKeys[strings.ReplaceAll(strings.ToLower(k), "-", "_")]
 }
 

@@ -2,6 +2,8 @@ package bff
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -11,7 +13,10 @@ import (
 // metrics are the server's Prometheus series. Labels name classes, routes
 // and outcomes only: never a user, session or token.
 type metrics struct {
-	registry        *prometheus.Registry
+	registry *prometheus.Registry
+	// counters caches requests' children by class and status, sparing the
+	// hot path the label hashing of WithLabelValues.
+	counters        sync.Map                 // requestKey -> prometheus.Counter
 	requests        *prometheus.CounterVec   // class, code
 	proxyDuration   *prometheus.HistogramVec // route
 	upstreamErrors  *prometheus.CounterVec   // route, status
@@ -84,6 +89,21 @@ func newMetrics(version string) *metrics {
 		f(c)
 	}
 	return m
+}
+
+type requestKey struct {
+	class  string
+	status int
+}
+
+// request counts one request.
+func (m *metrics) request(class string, status int) {
+	k := requestKey{class, status}
+	c, ok := m.counters.Load(k)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(k, m.requests.WithLabelValues(class, strconv.Itoa(status)))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 func (m *metrics) handler() http.Handler {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -21,7 +20,7 @@ func (s *Server) observe(api, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id} // canonical already
 		class := s.routeClass(r.URL.Path)
 		next := api
 		if class != "api" {
@@ -37,7 +36,7 @@ func (s *Server) observe(api, mux http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.metrics.requests.WithLabelValues(class, strconv.Itoa(status)).Inc()
+		s.metrics.request(class, status)
 		if class == "health" {
 			return
 		}
