@@ -42,6 +42,7 @@ type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration // bounds Ping and unlock
+	gets    *getBatcher
 }
 
 // NewRedis returns a Redis backend on client, for callers that build their
@@ -51,7 +52,7 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	if prefix == "" {
 		prefix = defaultRedisPrefix
 	}
-	return &Redis{client: client, prefix: prefix, timeout: defaultRedisTimeout}
+	return &Redis{client: client, prefix: prefix, timeout: defaultRedisTimeout, gets: newGetBatcher(client, defaultRedisTimeout)}
 }
 
 // Client returns the underlying client, for metrics (PoolStats) and tests.
@@ -66,7 +67,7 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 // Find implements [Store] with one GET.
 func (r *Redis) Find(ctx context.Context, key string) ([]byte, bool, error) {
-	b, err := r.client.Get(ctx, r.prefix+"s:"+key).Bytes()
+	b, err := r.gets.get(ctx, r.prefix+"s:"+key)
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	}
@@ -258,6 +259,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Close closes the client.
 func (r *Redis) Close() error {
+	r.gets.close()
 	if err := r.client.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
 		return err
 	}

@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,4 +352,73 @@ func TestOpenRedisDownAtStart(t *testing.T) {
 	if err := r.Ping(context.Background()); err != nil {
 		t.Errorf("Ping() once Redis is up = %v, want nil", err)
 	}
+}
+
+// TestRedisConcurrentFinds: concurrent reads share pipelines; each caller
+// must get its own key's value, and a missing key stays missing.
+func TestRedisConcurrentFinds(t *testing.T) {
+	r, _ := openRedis(t, redistest.Server(t))
+	ctx := context.Background()
+	const n = 300
+	for i := range n {
+		if i%3 == 0 {
+			continue // left missing
+		}
+		if err := r.Commit(ctx, fmt.Sprint("k", i), []byte(fmt.Sprint("v", i)), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for round := range 3 {
+		for i := range n {
+			wg.Go(func() {
+				b, found, err := r.Find(ctx, fmt.Sprint("k", i))
+				switch {
+				case err != nil:
+					t.Errorf("round %d: Find(k%d) = %v", round, i, err)
+				case i%3 == 0 && found:
+					t.Errorf("round %d: Find(k%d) found %q, want missing", round, i, b)
+				case i%3 != 0 && string(b) != fmt.Sprint("v", i):
+					t.Errorf("round %d: Find(k%d) = %q, %v; want %q", round, i, b, found, fmt.Sprint("v", i))
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// TestRedisFrozenUnderLoad: with Redis hung, reads queued behind the stuck
+// ones fail in bounded time too, instead of waiting their turn.
+func TestRedisFrozenUnderLoad(t *testing.T) {
+	srv := redistest.Start(t)
+	r, _ := openRedis(t, srv.URL)
+	wantAllSucceed(t, r, "before the freeze")
+	srv.Pause()
+	defer srv.Resume()
+
+	var slowest atomic.Int64
+	var wg sync.WaitGroup
+	for range 2000 {
+		wg.Go(func() {
+			start := time.Now()
+			if b, found, err := r.Find(context.Background(), "k"); err == nil {
+				t.Errorf("Find() with Redis frozen = %q, %v, nil error; want an error", b, found)
+			}
+			d := int64(time.Since(start))
+			for {
+				old := slowest.Load()
+				if d <= old || slowest.CompareAndSwap(old, d) {
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Duration(slowest.Load())
+	t.Logf("slowest of 2000 concurrent Finds with Redis frozen: %v", d.Round(time.Millisecond))
+	if d > outageBound {
+		t.Errorf("slowest Find() took %v, want under %v", d, outageBound)
+	}
+	srv.Resume()
+	wantAllSucceed(t, r, "after resume")
 }

@@ -65,6 +65,7 @@ func OpenRedis(_ context.Context, cfg RedisConfig) (*Redis, error) {
 	r := NewRedis(client, cfg.Prefix)
 	if cfg.Timeout > 0 {
 		r.timeout = cfg.Timeout
+		r.gets.timeout = cfg.Timeout
 	}
 	return r, nil
 }

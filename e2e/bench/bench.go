@@ -49,7 +49,7 @@ func runBench(ctx context.Context, o options, e *env, bffs []bffChild, skipped s
 			if round == 0 && o.cpuprofile != "" {
 				prof = profilePath(o.cpuprofile, t.name)
 			}
-			r, err := measure(ctx, t, o, stats+"/stats", upstream, prof)
+			r, err := measure(ctx, t, o, stats, upstream, prof)
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ type runResult struct {
 func (r *runResult) rps() float64 { return float64(r.load.ok) / r.elapsed.Seconds() }
 
 // measure runs one target: warm-up, then the measured window, reading the
-// proxy child's counters at both ends.
+// proxy child's counters at both ends. stats is the child's stats base URL.
 func measure(ctx context.Context, t loadTarget, o options, stats, upstream, prof string) (*runResult, error) {
 	lr, err := startLoad(t, o.c, time.Now().Add(o.warm+o.d+30*time.Second))
 	if err != nil {
@@ -139,7 +139,7 @@ func measure(ctx context.Context, t loadTarget, o options, stats, upstream, prof
 		return nil, err
 	}
 	r := &runResult{}
-	if r.before, err = getStats(stats); err != nil {
+	if r.before, err = getStats(stats + "/stats"); err != nil {
 		return nil, err
 	}
 	upBefore, err := getStats(upstream)
@@ -161,7 +161,7 @@ func measure(ctx context.Context, t loadTarget, o options, stats, upstream, prof
 		return nil, err
 	}
 	genAfter := readStats().CPU
-	if r.after, err = getStats(stats); err != nil {
+	if r.after, err = getStats(stats + "/stats"); err != nil {
 		return nil, err
 	}
 	upAfter, err := getStats(upstream)
