@@ -1,0 +1,88 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/redistest"
+)
+
+// BenchmarkManagerLoad is the session lookup of every API call: cookie
+// token to decrypted record, for a record the size of a real one (ID,
+// access and refresh tokens and two audience tokens, about 4 KiB sealed).
+// bolt-exclusive is the BFF's bolt setting (decoded records cached, the
+// store read only on a miss); shared is a Redis or bolt store that other
+// instances may write, read on every call.
+func BenchmarkManagerLoad(b *testing.B) {
+	cipher, err := session.NewCipher([][]byte{bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	backends := []struct {
+		name      string
+		exclusive bool
+		open      func(b *testing.B) session.Backend
+	}{
+		{"bolt-exclusive", true, openBenchBolt},
+		{"bolt-shared", false, openBenchBolt},
+		{"redis", false, func(b *testing.B) session.Backend {
+			r, _ := openRedis(b, redistest.Server(b))
+			return r
+		}},
+	}
+	for _, bk := range backends {
+		b.Run(bk.name, func(b *testing.B) {
+			m, err := session.NewManager(session.Config{Backend: bk.open(b), Cipher: cipher, Exclusive: bk.exclusive})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			token, err := m.Create(ctx, typicalRecord())
+			if err != nil {
+				b.Fatalf("Create() = %v", err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				_, rec, err := m.Load(ctx, string(token))
+				if err != nil || rec == nil {
+					b.Fatalf("Load() = %v, %v", rec, err)
+				}
+			}
+		})
+	}
+}
+
+func openBenchBolt(b *testing.B) session.Backend {
+	bolt, err := session.OpenBolt(filepath.Join(b.TempDir(), "s.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bolt.Close() })
+	return bolt
+}
+
+// typicalRecord has tokens of realistic sizes (RS256 JWTs of about 900
+// bytes) so decryption and decoding cost what they cost in production.
+func typicalRecord() *session.Record {
+	jwt := func(c byte) session.Secret { return session.Secret(strings.Repeat(string(c), 900)) }
+	return &session.Record{
+		Subject:      "user-1",
+		SID:          "sid-1",
+		IDToken:      jwt('i'),
+		AccessToken:  jwt('a'),
+		RefreshToken: session.Secret(strings.Repeat("r", 64)),
+		AccessExpiry: time.Now().Add(time.Hour),
+		Tokens: map[string]session.Token{
+			"orders-api":  {AccessToken: jwt('o'), Expiry: time.Now().Add(time.Hour)},
+			"reports-api": {AccessToken: jwt('p'), Expiry: time.Now().Add(time.Hour)},
+		},
+		Claims:    []byte(`{"sub":"user-1","name":"Ada Lovelace","email":"ada@example.com","email_verified":true}`),
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
+		IP:        "203.0.113.7",
+	}
+}
