@@ -47,6 +47,13 @@ func (b instrumentedBackend) Commit(ctx context.Context, key string, v []byte, e
 	return err
 }
 
+func (b instrumentedBackend) Replace(ctx context.Context, key string, v []byte, exp time.Time) (bool, error) {
+	start := time.Now()
+	ok, err := b.Backend.Replace(ctx, key, v, exp)
+	b.done("replace", start, err)
+	return ok, err
+}
+
 func (b instrumentedBackend) Delete(ctx context.Context, key string) error {
 	start := time.Now()
 	err := b.Backend.Delete(ctx, key)

@@ -94,6 +94,7 @@ func (s *Server) renewToken(ctx context.Context, key string, route *proxy.Route,
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.OIDC.Timeout+5*time.Second)
 		defer cancel()
 		var tok string
+		var issued session.Secret // a refresh token the provider rotated to
 		_, err := s.sessions.Update(ctx, key, func(rec *session.Record) (bool, error) {
 			now := time.Now()
 			if t, ok := freshToken(rec, tk, now); ok {
@@ -101,13 +102,26 @@ func (s *Server) renewToken(ctx context.Context, key string, route *proxy.Route,
 				s.metrics.refreshes.WithLabelValues("coalesced").Inc()
 				return false, nil
 			}
-			if err := s.obtainToken(ctx, rec, route, tk); err != nil {
-				return false, err
+			oldRefresh, oldAccess := rec.RefreshToken, rec.AccessToken
+			err := s.obtainToken(ctx, rec, route, tk)
+			if rec.RefreshToken != oldRefresh {
+				issued = rec.RefreshToken
+			}
+			if err != nil {
+				// A token exchange can fail after the sign-in token was
+				// refreshed for it: keep what that refresh rotated.
+				return rec.RefreshToken != oldRefresh || rec.AccessToken != oldAccess, err
 			}
 			tok, _ = freshToken(rec, tk, now)
 			s.metrics.refreshes.WithLabelValues("ok").Inc()
 			return true, nil
 		})
+		if errors.Is(err, session.ErrNotFound) && issued != "" {
+			// The session ended (logout, on any instance) while the
+			// provider answered: the token it just issued belongs to no
+			// session and must not stay alive.
+			s.revokeAll(ctx, []*session.Record{{RefreshToken: issued}})
+		}
 		return tok, err
 	})
 	if shared {
@@ -181,6 +195,13 @@ func (s *Server) obtainToken(ctx context.Context, rec *session.Record, route *pr
 	}
 	setAudienceParams(params, route)
 	t, err := s.grant(ctx, info, params, route.Scopes)
+	if errors.Is(err, errInvalidGrant) {
+		// The provider refused this exchange (its policy for the audience,
+		// or the subject token): the refresh token may be fine, so the
+		// session stays, and the SPA must not be sent to sign in again.
+		return errorf(http.StatusForbidden, "token_exchange_refused",
+			"The identity provider refused an access token for this API.", errors.New("token exchange: invalid_grant"))
+	}
 	if err != nil {
 		return err
 	}

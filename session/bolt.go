@@ -102,6 +102,24 @@ func (b *Bolt) Commit(_ context.Context, key string, data []byte, expiry time.Ti
 	return b.scs.Commit(key, data, expiry)
 }
 
+// Replace implements [Replacer] in one transaction, in boltstore's value
+// layout.
+func (b *Bolt) Replace(_ context.Context, key string, data []byte, expiry time.Time) (bool, error) {
+	replaced := false
+	err := b.db.Update(func(tx *bbolt.Tx) error {
+		bucket := tx.Bucket(sessionBucket)
+		if v := bucket.Get([]byte(key)); v == nil || expired(v, time.Now()) {
+			return nil
+		}
+		replaced = true
+		return bucket.Put([]byte(key), expiryValue(expiry, data))
+	})
+	if err != nil {
+		return false, err
+	}
+	return replaced, nil
+}
+
 // Delete implements [Store].
 func (b *Bolt) Delete(_ context.Context, key string) error {
 	return b.scs.Delete(key)

@@ -122,7 +122,7 @@ func (m *Manager) Create(ctx context.Context, rec *Record) (token Secret, err er
 	rec.ExpiresAt = now.Add(m.cfg.Lifetime)
 	tok := randomString(32)
 	key := StoreKey(tok)
-	if err := m.save(ctx, key, rec); err != nil {
+	if err := m.save(ctx, key, rec, true); err != nil {
 		return "", err
 	}
 	expiry := rec.ExpiresAt
@@ -224,14 +224,28 @@ func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stor
 	return rec, true, nil
 }
 
-func (m *Manager) save(ctx context.Context, key string, rec *Record) error {
+// save writes rec under key: a new session when create is set, otherwise
+// only over one still stored ([ErrNotFound] if it was deleted meanwhile).
+func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool) error {
 	plain, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("session: encode: %w", err)
 	}
 	b := m.cfg.Cipher.Seal(plain, []byte(key))
-	if err := m.cfg.Backend.Commit(ctx, key, b, rec.IdleExpiresAt(m.cfg.IdleTimeout)); err != nil {
-		return fmt.Errorf("session: commit: %w", err)
+	expiry := rec.IdleExpiresAt(m.cfg.IdleTimeout)
+	if create {
+		if err := m.cfg.Backend.Commit(ctx, key, b, expiry); err != nil {
+			return fmt.Errorf("session: commit: %w", err)
+		}
+	} else {
+		replaced, err := m.cfg.Backend.Replace(ctx, key, b, expiry)
+		if err != nil {
+			return fmt.Errorf("session: replace: %w", err)
+		}
+		if !replaced {
+			m.cache.remove(key)
+			return ErrNotFound
+		}
 	}
 	m.cache.put(key, b, rec.Clone()) // rec stays the caller's; Load must not serve it
 	return nil
@@ -244,10 +258,13 @@ func (m *Manager) Lock(ctx context.Context, key string) (unlock func(), err erro
 }
 
 // Update changes a session under its lock: it re-reads the record, passes a
-// private copy to fn, and saves it when fn reports a change. fn may call
-// the provider: every other request that wants to change this session, on
-// any instance, waits meanwhile. Update returns the record as stored after
-// fn, or [ErrNotFound].
+// private copy to fn, and saves it when fn reports a change, even along
+// with an error (which Update then returns). fn may call the provider:
+// every other request that wants to change this session, on any instance,
+// waits meanwhile. Delete does not wait: a session deleted while fn ran
+// stays deleted, and Update returns [ErrNotFound], as it does for a
+// session that was gone to begin with. Otherwise it returns the record as
+// stored after fn.
 func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (changed bool, err error)) (*Record, error) {
 	unlock, err := m.Lock(ctx, key)
 	if err != nil {
@@ -263,13 +280,14 @@ func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (chan
 	}
 	rec = rec.Clone()
 	changed, err := fn(rec)
+	if changed {
+		// Saved even when fn also failed: a refresh token that rotated
+		// before a later step failed must not be lost.
+		if serr := m.save(ctx, key, rec, false); serr != nil {
+			return nil, serr
+		}
+	}
 	if err != nil {
-		return nil, err
-	}
-	if !changed {
-		return rec, nil
-	}
-	if err := m.save(ctx, key, rec); err != nil {
 		return nil, err
 	}
 	return rec, nil

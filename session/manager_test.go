@@ -48,7 +48,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// countingBackend is a real bolt backend that counts Commit calls and
+// countingBackend is a real bolt backend that counts writes (Commit and
+// Replace calls, as "commits") and
 // remembers the (kind, hashed value) each key was indexed under, so tests
 // can inspect the index without knowing how values are hashed.
 type countingBackend struct {
@@ -73,6 +74,11 @@ func (b *countingBackend) Find(ctx context.Context, key string) ([]byte, bool, e
 func (b *countingBackend) Commit(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	b.commits.Add(1)
 	return b.Bolt.Commit(ctx, key, data, expiry)
+}
+
+func (b *countingBackend) Replace(ctx context.Context, key string, data []byte, expiry time.Time) (bool, error) {
+	b.commits.Add(1)
+	return b.Bolt.Replace(ctx, key, data, expiry)
 }
 
 func (b *countingBackend) IndexAdd(ctx context.Context, kind, value, key string, expiry time.Time) error {
@@ -558,14 +564,14 @@ func TestManagerUpdate(t *testing.T) {
 		}
 	})
 
-	t.Run("error from fn leaves the record", func(t *testing.T) {
+	t.Run("error from fn without a change leaves the record", func(t *testing.T) {
 		e := newTestEnv(t, session.Config{})
 		tok, key := e.create(t, &session.Record{Subject: "alice", RefreshToken: "rt-1"})
 		before := e.backend.stored(t, key)
 		e.backend.commits.Store(0)
 		got, err := e.m.Update(ctx, key, func(r *session.Record) (bool, error) {
-			r.RefreshToken = "rt-half-done"
-			return true, errBoom
+			r.RefreshToken = "rt-scratch"
+			return false, errBoom
 		})
 		if !errors.Is(err, errBoom) {
 			t.Errorf("Update() error = %v, want fn's error", err)
@@ -581,6 +587,52 @@ func TestManagerUpdate(t *testing.T) {
 		}
 		if rec := load(t, e.m, tok); rec == nil || rec.RefreshToken != "rt-1" {
 			t.Errorf("Load() after failed Update = %+v, want RefreshToken rt-1", rec)
+		}
+	})
+
+	// A refresh token rotated by a first step must survive a failing
+	// second step (token exchange after a refresh).
+	t.Run("a change reported with an error is saved", func(t *testing.T) {
+		e := newTestEnv(t, session.Config{})
+		tok, key := e.create(t, &session.Record{Subject: "alice", RefreshToken: "rt-1"})
+		_, err := e.m.Update(ctx, key, func(r *session.Record) (bool, error) {
+			r.RefreshToken = "rt-2"
+			return true, errBoom
+		})
+		if !errors.Is(err, errBoom) {
+			t.Errorf("Update() error = %v, want fn's error", err)
+		}
+		if rec := load(t, e.m, tok); rec == nil || rec.RefreshToken != "rt-2" {
+			t.Errorf("Load() after Update = %+v, want RefreshToken rt-2", rec)
+		}
+		fresh := e.manager(t, session.Config{}, mustCipher(t, testKey(1)))
+		if rec := load(t, fresh, tok); rec == nil || rec.RefreshToken != "rt-2" {
+			t.Errorf("stored record = %+v, want RefreshToken rt-2", rec)
+		}
+	})
+
+	// A logout while fn calls the provider must not be undone by fn's save.
+	t.Run("deleted while fn ran stays deleted", func(t *testing.T) {
+		e := newTestEnv(t, session.Config{})
+		tok, key := e.create(t, &session.Record{Subject: "alice", SID: "s1", RefreshToken: "rt-1"})
+		_, err := e.m.Update(ctx, key, func(r *session.Record) (bool, error) {
+			if _, err := e.m.Delete(ctx, key); err != nil {
+				t.Fatalf("Delete() = %v", err)
+			}
+			r.RefreshToken = "rt-2"
+			return true, nil
+		})
+		if !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Update() error = %v, want ErrNotFound", err)
+		}
+		if rec := load(t, e.m, tok); rec != nil {
+			t.Errorf("Load() after Update = %+v, want the session to stay deleted", rec)
+		}
+		if _, found, _ := e.backend.Find(ctx, key); found {
+			t.Error("the store holds the session again")
+		}
+		if entries, _ := e.m.BySubject(ctx, "alice"); len(entries) != 0 {
+			t.Errorf("BySubject() = %d entries, want none", len(entries))
 		}
 	})
 

@@ -90,6 +90,23 @@ func (r *Redis) Commit(ctx context.Context, key string, data []byte, expiry time
 	return nil
 }
 
+// Replace implements [Replacer]: SET XX, which Redis applies only to a
+// key that exists (and has not expired), atomically.
+func (r *Redis) Replace(ctx context.Context, key string, data []byte, expiry time.Time) (bool, error) {
+	at := ms(expiry)
+	if at <= ms(time.Now()) {
+		return false, r.Delete(ctx, key)
+	}
+	err := r.client.Do(ctx, "set", r.prefix+"s:"+key, data, "pxat", at, "xx").Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, redisErr("set", err)
+	}
+	return true, nil
+}
+
 // Delete implements [Store].
 func (r *Redis) Delete(ctx context.Context, key string) error {
 	if err := r.client.Del(ctx, r.prefix+"s:"+key).Err(); err != nil {

@@ -17,6 +17,15 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// Replacer changes a stored blob only while it exists, so a session that
+// was deleted while a request held its lock (a logout during a token
+// renewal, on any instance) stays deleted instead of being written back.
+type Replacer interface {
+	// Replace stores b under key until expiry if key holds a live blob, and
+	// reports whether it did; it never creates one.
+	Replace(ctx context.Context, key string, b []byte, expiry time.Time) (replaced bool, err error)
+}
+
 // Index finds sessions by an attribute (the user's subject or the provider's
 // sid) without scanning the store: a lookup costs in proportion to the
 // sessions that match. Entries may outlive their session; [Manager] checks
@@ -53,6 +62,7 @@ type ReplayCache interface {
 // Backend is everything a session backend (bolt, Redis) provides.
 type Backend interface {
 	Store
+	Replacer
 	Index
 	Locker
 	ReplayCache

@@ -25,6 +25,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) session.Backend) {
 	}{
 		{"FindCommitDelete", testFindCommitDelete},
 		{"Expiry", testExpiry},
+		{"Replace", testReplace},
 		{"Index", testIndex},
 		{"ReplayCache", testReplayCache},
 		{"LockExcludes", testLockExcludes},
@@ -72,6 +73,50 @@ func testFindCommitDelete(t *testing.T, b session.Backend) {
 	}
 	if err := b.Delete(ctx, "k"); err != nil {
 		t.Errorf("Delete(missing) = %v, want nil", err)
+	}
+}
+
+// testReplace: Replace overwrites a stored blob but never brings back one
+// that was deleted or has expired.
+func testReplace(t *testing.T, b session.Backend) {
+	ctx := context.Background()
+	hour := time.Now().Add(time.Hour)
+	if ok, err := b.Replace(ctx, "missing", []byte("x"), hour); ok || err != nil {
+		t.Errorf("Replace(missing) = %v, %v; want false, nil", ok, err)
+	}
+	if _, found, _ := b.Find(ctx, "missing"); found {
+		t.Error("Replace(missing) created the key")
+	}
+
+	if err := b.Commit(ctx, "k", []byte("v1"), hour); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Replace(ctx, "k", []byte("v2"), hour); !ok || err != nil {
+		t.Errorf("Replace(stored) = %v, %v; want true, nil", ok, err)
+	}
+	if got, _, _ := b.Find(ctx, "k"); string(got) != "v2" {
+		t.Errorf("Find() after Replace = %q, want v2", got)
+	}
+
+	if err := b.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Replace(ctx, "k", []byte("v3"), hour); ok || err != nil {
+		t.Errorf("Replace(deleted) = %v, %v; want false, nil", ok, err)
+	}
+	if _, found, _ := b.Find(ctx, "k"); found {
+		t.Error("Replace(deleted) brought the key back")
+	}
+
+	if err := b.Commit(ctx, "short", []byte("x"), time.Now().Add(50*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ok, err := b.Replace(ctx, "short", []byte("y"), hour); ok || err != nil {
+		t.Errorf("Replace(expired) = %v, %v; want false, nil", ok, err)
+	}
+	if _, found, _ := b.Find(ctx, "short"); found {
+		t.Error("Replace(expired) brought the key back")
 	}
 }
 
