@@ -36,6 +36,7 @@ func newAPIError(status int, code, description string) apiError {
 var (
 	errNotFound         = newAPIError(http.StatusNotFound, "not_found", "no API route matches this path")
 	errInvalidPath      = newAPIError(http.StatusBadRequest, "invalid_path", "the request path is not allowed (dot segments, encoded slashes or backslashes, double encoding or control characters)")
+	errUpgrade          = newAPIError(http.StatusBadRequest, "unsupported_upgrade", "only WebSocket upgrades (GET with Upgrade: websocket) are proxied")
 	errMethodNotAllowed = newAPIError(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this API route")
 	errBadGateway       = newAPIError(http.StatusBadGateway, "bad_gateway", "the API is unavailable")
 	errTokenUnavailable = newAPIError(http.StatusBadGateway, "bad_gateway", "could not obtain an access token for the API")

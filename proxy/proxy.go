@@ -247,6 +247,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		writeError(w, errMethodNotAllowed)
 		return
 	}
+	if !upgradeAllowed(r) {
+		writeError(w, errUpgrade)
+		return
+	}
 	if rt.mode == TokenNone {
 		rt.rp.ServeHTTP(w, r)
 		return

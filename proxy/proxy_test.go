@@ -285,6 +285,8 @@ func TestResponseHeadersFiltered(t *testing.T) {
 	be := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "__Host-bff", Value: "fixated", Path: "/", Secure: true})
 		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.Header().Set("Alt-Svc", `h3=":443"`)
 		w.Header().Set("X-Api", "1")
 	}))
 	_, fe := newFrontend(t, Config{Routes: []Route{{Prefix: "/api/x/", Upstream: be.URL, Token: TokenNone}}})
@@ -293,7 +295,7 @@ func TestResponseHeadersFiltered(t *testing.T) {
 		t.Fatal(err)
 	}
 	readAll(t, res)
-	for _, k := range []string{"Set-Cookie", "Access-Control-Allow-Origin"} {
+	for _, k := range []string{"Set-Cookie", "Access-Control-Allow-Origin", "Clear-Site-Data", "Alt-Svc"} {
 		if v := res.Header.Values(k); len(v) != 0 {
 			t.Errorf("response %s = %q, want none", k, v)
 		}

@@ -14,7 +14,7 @@ func (h *Handler) reverseProxy(rt *route, base http.RoundTripper) *httputil.Reve
 	return &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { h.rewrite(rt, pr) },
 		Transport:      routeTransport(base, rt),
-		ModifyResponse: modifyResponse,
+		ModifyResponse: rt.modifyResponse,
 		ErrorHandler:   h.errorHandler(rt),
 		ErrorLog:       slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
 		BufferPool:     copyBuffers,
@@ -42,6 +42,13 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	// browser pick another upstream route.
 	delete(hdr, "X-Original-Url")
 	delete(hdr, "X-Rewrite-Url")
+	if !rt.allowAll {
+		// Frameworks that honour these would run a method the route does
+		// not allow.
+		delete(hdr, "X-Http-Method-Override")
+		delete(hdr, "X-Http-Method")
+		delete(hdr, "X-Method-Override")
+	}
 	if tok := tokenFrom(pr.In.Context()); tok != "" {
 		hdr["Authorization"] = []string{"Bearer " + tok}
 	}
@@ -88,7 +95,11 @@ func (h *Handler) setForwarded(in *http.Request, hdr http.Header) {
 
 // untrustedHeaders are dropped unless the peer is a trusted proxy: each
 // claims something about the client only a proxy can know.
-var untrustedHeaders = []string{"X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Client-Ip", "True-Client-Ip"}
+var untrustedHeaders = []string{
+	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Cluster-Client-Ip", "Cf-Connecting-Ip",
+	"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Uri", "X-Original-Uri",
+	"X-Original-Host", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Url-Scheme", "Front-End-Https",
+}
 
 func (h *Handler) isTrusted(ip string) bool {
 	if len(h.trusted) == 0 {
@@ -109,8 +120,11 @@ func (h *Handler) isTrusted(ip string) bool {
 
 // modifyResponse drops response headers an internal API must not set on
 // the BFF's origin: cookies (they could overwrite or fix the session
-// cookie) and CORS grants (the BFF never grants cross-origin access).
-func modifyResponse(res *http.Response) error {
+// cookie), CORS grants (the BFF never grants cross-origin access),
+// Clear-Site-Data (it could wipe the session cookie) and Alt-Svc (it would
+// send the browser to another server for the whole origin). On routes
+// called with the user's token it keeps the answer out of shared caches.
+func (rt *route) modifyResponse(res *http.Response) error {
 	hdr := res.Header
 	delete(hdr, "Set-Cookie")
 	delete(hdr, "Access-Control-Allow-Origin")
@@ -118,5 +132,41 @@ func modifyResponse(res *http.Response) error {
 	delete(hdr, "Access-Control-Allow-Headers")
 	delete(hdr, "Access-Control-Allow-Methods")
 	delete(hdr, "Access-Control-Expose-Headers")
+	delete(hdr, "Clear-Site-Data")
+	delete(hdr, "Alt-Svc")
+	if rt.mode == TokenUser || rt.mode == TokenUserOptional {
+		hdr["Cache-Control"] = []string{privateCacheControl(hdr["Cache-Control"])}
+	}
 	return nil
+}
+
+// privateCacheControl is cc made safe for a per-user answer the upstream
+// produced for a bearer token, not knowing the browser's request was
+// authenticated by a cookie that caches do not see: no directive lets a
+// shared cache (a CDN, a company proxy) store it, and an answer without any
+// directive is not stored at all. The browser's own cache keeps what the
+// upstream allowed it.
+func privateCacheControl(cc []string) string {
+	var kept []string
+	private := false
+	for _, v := range cc {
+		for d := range strings.SplitSeq(v, ",") {
+			d = strings.TrimSpace(d)
+			name, _, _ := strings.Cut(strings.ToLower(d), "=")
+			switch name {
+			case "", "public", "s-maxage", "proxy-revalidate":
+				continue
+			case "private", "no-store":
+				private = true
+			}
+			kept = append(kept, d)
+		}
+	}
+	switch {
+	case len(kept) == 0:
+		return "no-store"
+	case private:
+		return strings.Join(kept, ", ")
+	}
+	return "private, " + strings.Join(kept, ", ")
 }

@@ -29,8 +29,15 @@ type route struct {
 // allows reports whether method may be proxied on rt.
 func (rt *route) allows(method string) bool {
 	if rt.allowAll {
-		// TRACE would echo the bearer token back to the browser.
-		return method != http.MethodTrace && method != http.MethodConnect
+		// TRACE (and IIS's TRACK) would echo the bearer token back to the
+		// caller; CONNECT would open a tunnel. Compared without case, as
+		// some servers do.
+		for _, m := range echoMethods {
+			if strings.EqualFold(method, m) {
+				return false
+			}
+		}
+		return true
 	}
 	for _, m := range rt.Methods {
 		if m == method {
@@ -39,6 +46,8 @@ func (rt *route) allows(method string) bool {
 	}
 	return false
 }
+
+var echoMethods = []string{http.MethodTrace, "TRACK", http.MethodConnect}
 
 // reservedSegments are first path segments the BFF serves itself.
 var reservedSegments = []string{"bff", "healthz", "readyz", "metrics"}

@@ -86,9 +86,12 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, name string,
 	}
 	hdr.Set("ETag", tag)
 	hdr.Set("Cache-Control", cacheControl(name))
-	if ctype != "" {
-		hdr.Set("Content-Type", ctype)
+	if ctype == "" {
+		// Never sniffed: sniffing could serve a stray file as text/html
+		// on the application's origin.
+		ctype = "application/octet-stream"
 	}
+	hdr.Set("Content-Type", ctype)
 	http.ServeContent(w, r, name, info.ModTime(), rs)
 }
 
@@ -136,7 +139,7 @@ var webTypes = map[string]string{
 }
 
 // contentType is the Content-Type for name by its extension, or "" when
-// unknown (then http.ServeContent sniffs it).
+// unknown (served as application/octet-stream).
 func contentType(name string) string {
 	ext := strings.ToLower(path.Ext(name))
 	if t, ok := webTypes[ext]; ok {

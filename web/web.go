@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // indexName is the SPA's entry page, served for "/", for directory paths
@@ -149,7 +150,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, info, err := h.open(name)
 	switch {
 	case err != nil:
-		if !errors.Is(err, fs.ErrNotExist) {
+		// ENOTDIR: a path under a file (/index.html/x), as harmless as a
+		// missing one, and anyone can send it.
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			// Permission problems, symlinks leaving Dir and the like: the
 			// client sees "not found", the log sees why.
 			h.log.Warn("web: open", "path", name, "err", err)

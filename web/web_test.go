@@ -78,6 +78,7 @@ func newFixture(t *testing.T) fixture {
 		".well-known/security.txt":   "contact",
 		"unknown.zzz":                "plain bytes",
 		"unknown.zzz.gz":             "not used",
+		"page.xyz":                   "<!doctype html><script>alert(1)</script>",
 	})
 	writeTree(t, fx.outside, map[string]string{"secret.txt": secretBody, "passwd": secretBody})
 	for link, target := range map[string]string{
@@ -232,6 +233,8 @@ func TestContentType(t *testing.T) {
 		{"/style.css", "text/css; charset=utf-8"},
 		{"/assets/data.json", "application/json"},
 		{"/assets/logo.deadbeef99.svg", "image/svg+xml"},
+		{"/unknown.zzz", "application/octet-stream"},
+		{"/page.xyz", "application/octet-stream"}, // HTML inside, never sniffed
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -441,5 +444,22 @@ func TestNewErrors(t *testing.T) {
 				t.Errorf("New() error = %q, want prefix %q", err, "web: ")
 			}
 		})
+	}
+}
+
+// TestPathUnderAFileIsQuiet: /index.html/x is as harmless as a missing
+// file, and anyone can send it: no warning per request.
+func TestPathUnderAFileIsQuiet(t *testing.T) {
+	fx := newFixture(t)
+	var logs bytes.Buffer
+	ts := server(t, Config{Dir: fx.dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, p := range []string{"/index.html/x", "/app.js/x.js", "/assets/data.json/deeper/route"} {
+		res, _ := do(t, ts, "GET", p, nil)
+		if res.StatusCode >= 500 {
+			t.Errorf("GET %s = %d, want no server error", p, res.StatusCode)
+		}
+	}
+	if logs.Len() != 0 {
+		t.Errorf("log after paths under files = %q, want nothing", logs.String())
 	}
 }

@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// tunnelBackend switches to any protocol it is asked for and then answers
+// every byte with a line naming what it read, as a generic tunnel would.
+func tunnelBackend(t *testing.T, called *int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		*called++
+		if r.Header.Get("Upgrade") == "" {
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n\r\ntunnel open\n", r.Header.Get("Upgrade"))
+		brw.Flush()
+	}
+}
+
+// TestOnlyWebSocketUpgrades: any other upgrade would turn the BFF into a
+// byte pipe to the upstream, past the route's path, method and token rules.
+func TestOnlyWebSocketUpgrades(t *testing.T) {
+	called := 0
+	be := newBackend(t, tunnelBackend(t, &called))
+	_, fe := newFrontend(t, Config{Routes: []Route{
+		{Prefix: "/api/ro/", Upstream: be.URL, Token: TokenNone, Methods: []string{"GET"}},
+		{Prefix: "/api/all/", Upstream: be.URL, Token: TokenNone},
+	}})
+	addr := fe.Listener.Addr().String()
+	tests := []struct{ name, head string }{
+		{"h2c", "GET /api/ro/1 HTTP/1.1\r\nHost: spa.example\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__"},
+		{"any protocol", "GET /api/ro/1 HTTP/1.1\r\nHost: spa.example\r\nConnection: upgrade\r\nUpgrade: anything"},
+		{"websocket among others", "GET /api/ro/1 HTTP/1.1\r\nHost: spa.example\r\nConnection: upgrade\r\nUpgrade: websocket, h2c"},
+		{"two Upgrade headers", "GET /api/ro/1 HTTP/1.1\r\nHost: spa.example\r\nConnection: upgrade\r\nUpgrade: websocket\r\nUpgrade: h2c"},
+		{"websocket by POST", "POST /api/all/1 HTTP/1.1\r\nHost: spa.example\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 0"},
+		{"non-printable protocol", "GET /api/ro/1 HTTP/1.1\r\nHost: spa.example\r\nConnection: upgrade\r\nUpgrade: \x80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := called
+			res, body := rawRequest(t, addr, tt.head)
+			checkJSONError(t, res, body, http.StatusBadRequest, "unsupported_upgrade")
+			if called != before {
+				t.Error("the upstream was called")
+			}
+		})
+	}
+	// A lone Upgrade header is no upgrade: dropped as hop-by-hop, the
+	// request goes through as a plain one.
+	res, body := rawRequest(t, addr, "GET /api/ro/1 HTTP/1.1\r\nHost: spa.example\r\nUpgrade: h2c")
+	if res.StatusCode != http.StatusOK || strings.Contains(body, "tunnel") {
+		t.Errorf("Upgrade without Connection: upgrade = %d %q, want a plain 200", res.StatusCode, body)
+	}
+}
+
+func TestEchoMethodsNeverProxied(t *testing.T) {
+	rec := &recorder{}
+	be := newBackend(t, rec)
+	_, fe := newFrontend(t, Config{Routes: []Route{{Prefix: "/api/all/", Upstream: be.URL, Token: TokenNone}}})
+	for _, m := range []string{"TRACE", "trace", "TRACK", "Track"} {
+		res, body := rawRequest(t, fe.Listener.Addr().String(), m+" /api/all/1 HTTP/1.1\r\nHost: spa.example")
+		if res.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s = %d %s, want 405", m, res.StatusCode, body)
+		}
+	}
+	if rec.count() != 0 {
+		t.Errorf("the upstream got %d requests, want none", rec.count())
+	}
+}
+
+// TestMethodOverrideHeadersDropped: on a route limited to some methods,
+// the headers frameworks read as "the real method" do not reach it.
+func TestMethodOverrideHeadersDropped(t *testing.T) {
+	overrides := []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+	rec := &recorder{}
+	be := newBackend(t, rec)
+	_, fe := newFrontend(t, Config{Routes: []Route{
+		{Prefix: "/api/ro/", Upstream: be.URL, Token: TokenNone, Methods: []string{"GET"}},
+		{Prefix: "/api/all/", Upstream: be.URL, Token: TokenNone},
+	}})
+	for _, tt := range []struct {
+		path string
+		kept bool
+	}{{"/api/ro/1", false}, {"/api/all/1", true}} {
+		req, _ := http.NewRequest(http.MethodGet, fe.URL+tt.path, nil)
+		for _, h := range overrides {
+			req.Header.Set(h, "DELETE")
+		}
+		res, err := fe.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, res)
+		got := rec.last(t).Header
+		for _, h := range overrides {
+			if v := got.Get(h); (v == "DELETE") != tt.kept {
+				t.Errorf("%s: upstream %s = %q, kept want %v", tt.path, h, v, tt.kept)
+			}
+		}
+	}
+}
+
+// TestClientClaimsDropped: headers that claim something about the client
+// or the original URL reach the upstream only from a trusted proxy.
+func TestClientClaimsDropped(t *testing.T) {
+	rec := &recorder{}
+	be := newBackend(t, rec)
+	_, fe := newFrontend(t, Config{Routes: []Route{{Prefix: "/api/x/", Upstream: be.URL, Token: TokenNone}}})
+	var head strings.Builder
+	head.WriteString("GET /api/x/ HTTP/1.1\r\nHost: spa.example")
+	for _, h := range untrustedHeaders {
+		head.WriteString("\r\n" + h + ": spoofed")
+	}
+	res, body := rawRequest(t, fe.Listener.Addr().String(), head.String())
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200 (body %s)", res.StatusCode, body)
+	}
+	got := rec.last(t).Header
+	for _, h := range []string{"X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Url-Scheme", "Front-End-Https",
+		"X-Original-Host", "X-Forwarded-Uri", "X-Original-Uri", "X-Cluster-Client-Ip", "Cf-Connecting-Ip", "X-Real-Ip"} {
+		if v := got.Values(h); len(v) != 0 {
+			t.Errorf("upstream %s = %q, want none", h, v)
+		}
+	}
+}
+
+// TestUserAnswersKeptFromSharedCaches: the upstream saw a bearer token, not
+// the cookie the browser was authenticated by, so its caching directives
+// are made private on user routes.
+func TestUserAnswersKeptFromSharedCaches(t *testing.T) {
+	tests := []struct {
+		mode, upstream, want string
+	}{
+		{TokenUser, "", "no-store"},
+		{TokenUser, "public, max-age=600", "private, max-age=600"},
+		{TokenUser, "max-age=60, s-maxage=600, proxy-revalidate", "private, max-age=60"},
+		{TokenUser, "no-cache", "private, no-cache"},
+		{TokenUser, "no-store", "no-store"},
+		{TokenUser, "private, max-age=5", "private, max-age=5"},
+		{TokenUser, "public", "no-store"},
+		{TokenUserOptional, "public, max-age=600", "private, max-age=600"},
+		{TokenNone, "public, max-age=600", "public, max-age=600"},
+		{TokenClient, "public, max-age=600", "public, max-age=600"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode+"/"+tt.upstream, func(t *testing.T) {
+			be := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.upstream != "" {
+					w.Header().Set("Cache-Control", tt.upstream)
+				}
+			}))
+			_, fe := newFrontend(t, Config{
+				Routes: []Route{{Prefix: "/api/x/", Upstream: be.URL, Token: tt.mode}},
+				Tokens: staticTokens("tok"),
+			})
+			res, err := fe.Client().Get(fe.URL + "/api/x/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, res)
+			if got := strings.Join(res.Header.Values("Cache-Control"), ", "); got != tt.want {
+				t.Errorf("Cache-Control = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
