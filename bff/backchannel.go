@@ -83,7 +83,18 @@ func (s *Server) backchannelLogout(r *http.Request) (int, error) {
 	if !first {
 		return 0, invalidLogoutToken("replayed jti")
 	}
-	return s.endSessionsFor(ctx, claims.SID, claims.Subject, "backchannel")
+	n, err := s.endSessionsFor(ctx, claims.SID, claims.Subject, "backchannel")
+	if err != nil {
+		// The provider retries a failed delivery with the same token: it
+		// must not be refused as a replay while sessions are still open.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if ferr := s.sessions.Backend().Forget(fctx, "jti:"+claims.JTI); ferr != nil {
+			s.log.WarnContext(ctx, "back-channel logout failed and its jti could not be released; the provider's retry will be refused",
+				"request_id", requestID(ctx), "cause", ferr.Error())
+		}
+	}
+	return n, err
 }
 
 // verifyLogoutToken checks a logout token per Back-Channel Logout 1.0

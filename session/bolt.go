@@ -176,6 +176,13 @@ func (b *Bolt) FirstUse(_ context.Context, id string, expiry time.Time) (bool, e
 	return first, err
 }
 
+// Forget implements [ReplayCache].
+func (b *Bolt) Forget(_ context.Context, id string) error {
+	return b.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(replayBucket).Delete([]byte(id))
+	})
+}
+
 // Lock implements [Locker] in process; ttl is not needed because a holder
 // cannot vanish without its whole process.
 func (b *Bolt) Lock(ctx context.Context, key string, _ time.Duration) (func(), error) {

@@ -186,6 +186,14 @@ func (r *Redis) FirstUse(ctx context.Context, id string, expiry time.Time) (bool
 	return true, nil
 }
 
+// Forget implements [ReplayCache].
+func (r *Redis) Forget(ctx context.Context, id string) error {
+	if err := r.client.Del(ctx, r.prefix+"r:"+id).Err(); err != nil {
+		return redisErr("replay del", err)
+	}
+	return nil
+}
+
 // lockScript takes the lock when it is free, or when it already holds
 // ARGV[1]: go-redis retries a command whose reply was lost, and the retry
 // of a SET NX that did succeed must not see its own lock as taken.

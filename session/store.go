@@ -57,6 +57,9 @@ type ReplayCache interface {
 	// time it was seen. It is atomic: of two concurrent calls with one id,
 	// exactly one gets true.
 	FirstUse(ctx context.Context, id string, expiry time.Time) (first bool, err error)
+	// Forget drops id, for a use that failed after FirstUse and must be
+	// retried (a back-channel logout the store could not carry out).
+	Forget(ctx context.Context, id string) error
 }
 
 // Backend is everything a session backend (bolt, Redis) provides.

@@ -202,6 +202,22 @@ func testReplayCache(t *testing.T, b session.Backend) {
 	if first, _ := b.FirstUse(ctx, "jti-2", exp); !first {
 		t.Error("FirstUse(new id) = false, want true")
 	}
+	// Forget releases an id for one more first use, and only that id.
+	if err := b.Forget(ctx, "jti-1"); err != nil {
+		t.Fatalf("Forget() = %v", err)
+	}
+	if first, _ := b.FirstUse(ctx, "jti-1", exp); !first {
+		t.Error("FirstUse() after Forget = false, want true")
+	}
+	if first, _ := b.FirstUse(ctx, "jti-1", exp); first {
+		t.Error("FirstUse() twice after Forget = true, want false")
+	}
+	if first, _ := b.FirstUse(ctx, "jti-2", exp); first {
+		t.Error("FirstUse(another id) after Forget = true, want false")
+	}
+	if err := b.Forget(ctx, "never-seen"); err != nil {
+		t.Errorf("Forget(unknown id) = %v, want nil", err)
+	}
 }
 
 func testLockExcludes(t *testing.T, b session.Backend) {
