@@ -79,26 +79,40 @@ func (l *loginFlows) read(r *http.Request) (*sessions.Session, map[string]loginF
 }
 
 // write saves flows, dropping the oldest beyond maxLoginFlows, or deletes
-// the cookie when none are left.
+// the cookie when none are left. When the flows do not fit in one cookie
+// (long return URLs), it drops the oldest until they do: the newest sign-in
+// must always start, whatever earlier tabs (or a cross-site link) left.
 func (l *loginFlows) write(w http.ResponseWriter, r *http.Request, sess *sessions.Session, flows map[string]loginFlow) error {
 	for len(flows) > maxLoginFlows {
-		oldest := ""
-		for state, f := range flows {
-			if oldest == "" || f.Created.Before(flows[oldest].Created) {
-				oldest = state
-			}
-		}
-		delete(flows, oldest)
+		dropOldest(flows)
 	}
 	if len(flows) == 0 {
 		sess.Options = &sessions.Options{Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
 		sess.Values = map[any]any{}
 		return l.store.Save(r, w, sess)
 	}
-	raw, err := json.Marshal(flows)
-	if err != nil {
-		return err
+	for {
+		raw, err := json.Marshal(flows)
+		if err != nil {
+			return err
+		}
+		sess.Values["f"] = string(raw)
+		// Save fails before setting any header when the encoded value
+		// exceeds the cookie's limit.
+		err = l.store.Save(r, w, sess)
+		if err == nil || len(flows) <= 1 {
+			return err
+		}
+		dropOldest(flows)
 	}
-	sess.Values["f"] = string(raw)
-	return l.store.Save(r, w, sess)
+}
+
+func dropOldest(flows map[string]loginFlow) {
+	oldest := ""
+	for state, f := range flows {
+		if oldest == "" || f.Created.Before(flows[oldest].Created) {
+			oldest = state
+		}
+	}
+	delete(flows, oldest)
 }

@@ -5,6 +5,10 @@ import (
 	"strings"
 )
 
+// maxReturnURL bounds a return URL so that a sign-in flow always fits in
+// the login cookie (4 KiB, shared by the flows of several tabs).
+const maxReturnURL = 1024
+
 // safeReturnURL reports whether raw is a same-origin relative path the
 // browser can be sent back to after sign-in. It accepts only "/" followed by
 // a path (and optional query and fragment) that every browser resolves
@@ -15,7 +19,7 @@ import (
 // forms are checked after decoding as well, because some servers in the
 // chain may decode once more.
 func safeReturnURL(raw string) bool {
-	if raw == "" || len(raw) > 2048 {
+	if raw == "" || len(raw) > maxReturnURL {
 		return false
 	}
 	// What the SPA sends (location pathname, search and hash) is ASCII:

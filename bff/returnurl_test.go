@@ -74,7 +74,8 @@ func TestSafeReturnURL(t *testing.T) {
 	}
 	tests = append(tests,
 		test{name: "refuse empty", raw: "", want: false},
-		test{name: "refuse over 2048 bytes", raw: "/" + strings.Repeat("a", 2048), want: false},
+		test{name: "refuse over 1024 bytes", raw: "/" + strings.Repeat("a", 1024), want: false},
+		test{name: "accept 1024 bytes", raw: "/" + strings.Repeat("a", 1023), want: true},
 	)
 	for _, s := range acceptedReturnURLs {
 		tests = append(tests, test{name: "accept " + strconv.Quote(s), raw: s, want: true})

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -700,4 +701,32 @@ func mustRequest(t *testing.T, u string) *http.Request {
 	}
 	req.Header.Set("Accept", "application/json")
 	return req
+}
+
+// TestLoginLongReturnURLs: flows with long return URLs (up to the limit)
+// never stop a new sign-in from starting: the login cookie drops the
+// oldest flows to fit, and the newest completes to its return URL. Such
+// flows can be planted by a cross-site link, so this guards availability.
+func TestLoginLongReturnURLs(t *testing.T) {
+	env, _ := start(t, nil)
+	b := env.NewBrowser()
+	long := func(i int) string { return fmt.Sprintf("/tab%d?q=", i) + strings.Repeat("x", 1000) }
+	for i := range 6 {
+		resp, body := b.Get(t, env.Default.URL+"/bff/login?returnUrl="+url.QueryEscape(long(i)))
+		if resp.StatusCode != http.StatusFound || responseCookie(resp, loginCookie) == nil {
+			t.Fatalf("login %d with a %d-byte return URL = %d %s, want 302 with a login cookie",
+				i, len(long(i)), resp.StatusCode, body)
+		}
+	}
+	want := long(6)
+	formURL, id := b.StartLogin(t, env.Default.URL, want)
+	cb := b.SubmitLogin(t, formURL, id, harness.UserName, harness.UserPassword)
+	resp, body := b.Get(t, cb.String())
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Fatalf("callback = %d Location %q %s, want 302 to the newest return URL", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	b.User(t, env.Default.URL, http.StatusOK)
+
+	resp, body = b.Get(t, env.Default.URL+"/bff/login?returnUrl="+url.QueryEscape("/"+strings.Repeat("x", 1024)))
+	checkErrorAnswer(t, resp, body, http.StatusBadRequest, "invalid_return_url")
 }
