@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // backchannelEvent is the events member a logout token must carry.
@@ -98,16 +96,15 @@ func (s *Server) backchannelLogout(r *http.Request) (int, error) {
 }
 
 // verifyLogoutToken checks a logout token per Back-Channel Logout 1.0
-// section 2.6. go-oidc checks the signature against the provider's keys,
-// iss and aud; the rest is here. Providers in use send typ "JWT" and omit
+// section 2.6. go-oidc checks the signature against the provider's keys
+// (logoutKeys), iss and aud; the rest is here. Providers in use send typ "JWT" and omit
 // exp, so both are accepted and iat bounds the token's age instead.
 func (s *Server) verifyLogoutToken(ctx context.Context, info *providerInfo, raw string, now time.Time) (*logoutClaims, error) {
 	if typ, ok := jwtType(raw); !ok || !(typ == "" || strings.EqualFold(typ, "JWT") ||
 		strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), "logout+jwt")) {
 		return nil, invalidLogoutToken("malformed token or unexpected typ")
 	}
-	v := info.oidc.Verifier(&oidc.Config{ClientID: s.cfg.OIDC.ClientID, SkipExpiryCheck: true})
-	tok, err := v.Verify(s.provider.clientContext(ctx), raw)
+	tok, err := info.logoutVerifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, invalidLogoutToken("verify: " + err.Error())
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
 
@@ -15,7 +17,11 @@ import (
 type providerInfo struct {
 	oidc     *oidc.Provider
 	verifier *oidc.IDTokenVerifier
-	oauth2   oauth2.Config
+	// logoutVerifier checks back-channel logout tokens: signature on
+	// logoutKeys, iss and aud; not exp, which providers omit (see
+	// verifyLogoutToken).
+	logoutVerifier *oidc.IDTokenVerifier
+	oauth2         oauth2.Config
 	// Optional endpoints; "" when the provider does not advertise them.
 	revocationURL string
 	endSessionURL string
@@ -25,9 +31,12 @@ type providerInfo struct {
 }
 
 type discoveryExtras struct {
-	RevocationEndpoint string `json:"revocation_endpoint"`
-	EndSessionEndpoint string `json:"end_session_endpoint"`
-	ISSParameter       bool   `json:"authorization_response_iss_parameter_supported"`
+	Issuer             string   `json:"issuer"`
+	JWKSURI            string   `json:"jwks_uri"`
+	SigningAlgs        []string `json:"id_token_signing_alg_values_supported"`
+	RevocationEndpoint string   `json:"revocation_endpoint"`
+	EndSessionEndpoint string   `json:"end_session_endpoint"`
+	ISSParameter       bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 // provider loads discovery on first use and keeps it. A failure is
@@ -86,9 +95,18 @@ func (p *provider) discover(ctx context.Context) (*providerInfo, error) {
 	cfg := p.base
 	cfg.Endpoint = op.Endpoint()
 	cfg.Endpoint.AuthStyle = p.authStyle
+	algs := signingAlgs(extra.SigningAlgs)
+	keys := &logoutKeys{jwksURL: extra.JWKSURI, client: p.client, algs: algs, interval: keyRefetchInterval}
+	algNames := make([]string, len(algs))
+	for i, a := range algs {
+		algNames[i] = string(a)
+	}
 	return &providerInfo{
-		oidc:          op,
-		verifier:      op.Verifier(&oidc.Config{ClientID: p.base.ClientID}),
+		oidc:     op,
+		verifier: op.Verifier(&oidc.Config{ClientID: p.base.ClientID}),
+		logoutVerifier: oidc.NewVerifier(extra.Issuer, keys, &oidc.Config{
+			ClientID: p.base.ClientID, SkipExpiryCheck: true, SupportedSigningAlgs: algNames,
+		}),
 		oauth2:        cfg,
 		revocationURL: extra.RevocationEndpoint,
 		endSessionURL: extra.EndSessionEndpoint,
@@ -117,4 +135,27 @@ func (p *provider) warm(ctx context.Context) {
 // x/oauth2, which only accept it through a context.
 func (p *provider) clientContext(ctx context.Context) context.Context {
 	return oidc.ClientContext(ctx, p.client)
+}
+
+// asymmetricAlgs are the signature algorithms a provider's keys may use;
+// "none" and the HMAC family (keyed with the client secret) never verify a
+// logout token.
+var asymmetricAlgs = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+}
+
+// signingAlgs is what discovery advertises, restricted to asymmetricAlgs;
+// RS256, which OpenID Connect requires, when it advertises none of them.
+func signingAlgs(advertised []string) []jose.SignatureAlgorithm {
+	var out []jose.SignatureAlgorithm
+	for _, a := range asymmetricAlgs {
+		if slices.Contains(advertised, string(a)) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return []jose.SignatureAlgorithm{jose.RS256}
+	}
+	return out
 }

@@ -1,0 +1,99 @@
+package bff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// keyRefetchInterval is how often at most an unknown key ID may make the
+// BFF fetch the provider's JWKS again.
+const keyRefetchInterval = 10 * time.Second
+
+// logoutKeys is the key set logout tokens are verified with (an
+// oidc.KeySet). go-oidc's RemoteKeySet fetches the provider's JWKS again
+// after every failed verification, and the back-channel endpoint is open to
+// anyone: each forged token would cost a request to the provider. Here a
+// token whose key ID is already known is checked against the cached keys
+// only, and an unknown key ID (the provider rotated its keys) fetches the
+// JWKS at most once per keyRefetchInterval. go-oidc has no such option, so
+// this small cache is written here, on go-jose as go-oidc's own.
+type logoutKeys struct {
+	jwksURL  string
+	client   *http.Client
+	algs     []jose.SignatureAlgorithm
+	interval time.Duration
+
+	mu      sync.Mutex
+	keys    []jose.JSONWebKey
+	fetched time.Time // last attempt, successful or not
+}
+
+// VerifySignature implements oidc.KeySet.
+func (k *logoutKeys) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	jws, err := jose.ParseSigned(raw, k.algs)
+	if err != nil {
+		return nil, fmt.Errorf("malformed jwt: %w", err)
+	}
+	kid := jws.Signatures[0].Header.KeyID
+	keys, err := k.keysFor(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	for i := range keys {
+		if kid != "" && keys[i].KeyID != kid {
+			continue
+		}
+		if payload, err := jws.Verify(&keys[i]); err == nil {
+			return payload, nil
+		}
+	}
+	return nil, errors.New("failed to verify signature")
+}
+
+// keysFor returns the cached keys, fetching them first when there are none
+// yet or kid is not among them, unless the last attempt was too recent.
+func (k *logoutKeys) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	known := kid != "" && slices.ContainsFunc(k.keys, func(key jose.JSONWebKey) bool { return key.KeyID == kid })
+	if !known && (k.fetched.IsZero() || time.Since(k.fetched) >= k.interval) {
+		k.fetched = time.Now()
+		keys, err := k.fetch(ctx)
+		if err != nil && len(k.keys) == 0 {
+			return nil, err
+		}
+		if err == nil {
+			k.keys = keys
+		}
+	}
+	return k.keys, nil
+}
+
+func (k *logoutKeys) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.jwksURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return nil, errors.New("fetching keys: provider unreachable")
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching keys: provider answered %d", resp.StatusCode)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
+		return nil, fmt.Errorf("fetching keys: %w", err)
+	}
+	return set.Keys, nil
+}
