@@ -135,10 +135,18 @@ func (rt *route) modifyResponse(res *http.Response) error {
 	delete(hdr, "Clear-Site-Data")
 	delete(hdr, "Alt-Svc")
 	if rt.mode == TokenUser || rt.mode == TokenUserOptional {
-		hdr["Cache-Control"] = []string{privateCacheControl(hdr["Cache-Control"])}
+		if cc := hdr["Cache-Control"]; len(cc) == 0 {
+			hdr["Cache-Control"] = noStore
+		} else {
+			hdr["Cache-Control"] = []string{privateCacheControl(cc)}
+		}
 	}
 	return nil
 }
+
+// noStore is shared by every response that gets it, sparing an allocation
+// per call; capacity 1, so an Add copies instead of writing into it.
+var noStore = []string{"no-store"}
 
 // privateCacheControl is cc made safe for a per-user answer the upstream
 // produced for a bearer token, not knowing the browser's request was
