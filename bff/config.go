@@ -42,6 +42,10 @@ type Config struct {
 	HTTPClient *http.Client `yaml:"-"`
 	// Version is reported by /readyz and the version metric. Set by cmd/bff.
 	Version string `yaml:"-"`
+	// StreamCheckInterval is how often open WebSockets and event streams
+	// are checked against the store, so that a session ended on another
+	// instance, or expired, closes them. Default 10s; tests shorten it.
+	StreamCheckInterval time.Duration `yaml:"-"`
 }
 
 // OIDCConfig describes the OpenID provider and this confidential client.

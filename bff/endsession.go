@@ -42,6 +42,7 @@ func (s *Server) endSessions(ctx context.Context, keys []string, reason string) 
 		if err != nil {
 			return ended, errStoreDown(err)
 		}
+		s.streams.end(key)
 		if rec != nil {
 			ended = append(ended, rec)
 			s.metrics.sessionsEnded.WithLabelValues(reason).Inc()

@@ -61,7 +61,7 @@ func (s *Server) buildHandler() error {
 	if s.cfg.MetricsListen == "" {
 		mux.Handle("GET /metrics", s.metrics.handler())
 	}
-	api := s.csrfGuard(s.proxy)
+	api := s.csrfGuard(s.trackStreams(s.proxy))
 	for _, rt := range s.proxy.Routes() {
 		// Reached only for paths the proxy does not match itself, such as
 		// the prefix without its slash (the mux redirects).

@@ -41,6 +41,7 @@ type Server struct {
 	tokenKeys    sync.Map       // *proxy.Route -> its token's key in the session
 	background   sync.WaitGroup // revocations still under way
 	clientTokens clientTokens
+	streams      streams // open WebSockets and event streams, by session
 	metrics      *metrics
 	limiter      *ipLimiter
 
@@ -111,6 +112,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go s.provider.warm(warmCtx)
+	interval := cfg.StreamCheckInterval
+	if interval <= 0 {
+		interval = defaultStreamCheckInterval
+	}
+	go s.checkStreams(warmCtx, interval)
 	return s, nil
 }
 

@@ -140,6 +140,7 @@ func (s *Server) renewalFailed(ctx context.Context, key string, err error) error
 	switch {
 	case errors.Is(err, errInvalidGrant):
 		s.metrics.refreshes.WithLabelValues("invalid_grant").Inc()
+		s.streams.end(key)
 		if _, derr := s.sessions.Delete(ctx, key); derr == nil {
 			s.metrics.sessionsEnded.WithLabelValues("invalid_grant").Inc()
 		}

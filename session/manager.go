@@ -293,6 +293,16 @@ func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (chan
 	return rec, nil
 }
 
+// Live reports whether the session under key exists and has not expired,
+// without recording a visit; err is for store failures only.
+func (m *Manager) Live(ctx context.Context, key string) (bool, error) {
+	rec, err := m.find(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	return rec != nil && m.live(rec, m.cfg.Now()), nil
+}
+
 // Delete ends the session under key, if any, and returns the record it
 // had, so the caller can revoke its tokens. It is not an error when the
 // session is already gone.
