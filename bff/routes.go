@@ -25,6 +25,7 @@ func (s *Server) buildHandler() error {
 		Routes:         routes,
 		Tokens:         s,
 		TrustedProxies: s.trusted,
+		PublicHost:     s.publicURL.Host,
 		Logger:         s.log,
 		TokenError:     s.writeError,
 		Observe:        s.observeProxy,

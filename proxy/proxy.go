@@ -121,6 +121,10 @@ type Config struct {
 	// From a trusted peer, X-Forwarded-Proto is kept only when it is exactly
 	// "http" or "https", and X-Forwarded-Host only when sent once.
 	TrustedProxies []netip.Prefix
+	// PublicHost, when set, is the X-Forwarded-Host sent for requests from
+	// untrusted peers, instead of their Host header (which the client
+	// chooses). Set it to the public URL's host.
+	PublicHost string
 	// Transport makes the upstream calls. Default: a transport per route
 	// tuned for proxying (256 idle connections per host, HTTP/2 only for
 	// https, no environment proxy, dialling nothing but the route's upstream).
@@ -151,6 +155,7 @@ type Handler struct {
 	tokenError func(w http.ResponseWriter, r *http.Request, err error)
 	observe    func(route string, status int, d time.Duration)
 	trusted    []netip.Prefix
+	publicHost string
 	log        *slog.Logger
 }
 
@@ -163,6 +168,7 @@ func New(cfg Config) (*Handler, error) {
 		tokenError: cfg.TokenError,
 		observe:    cfg.Observe,
 		trusted:    cfg.TrustedProxies,
+		publicHost: cfg.PublicHost,
 		log:        cfg.Logger,
 	}
 	if h.log == nil {

@@ -109,12 +109,13 @@ func TestUpstreamPath(t *testing.T) {
 
 func TestForwardedHeaders(t *testing.T) {
 	tests := []struct {
-		name      string
-		trusted   []netip.Prefix
-		wantXFF   string
-		wantProto string
-		wantHost  string
-		wantReal  string
+		name       string
+		trusted    []netip.Prefix
+		publicHost string
+		wantXFF    string
+		wantProto  string
+		wantHost   string
+		wantReal   string
 	}{
 		{
 			name:      "untrusted peer: spoofed headers ignored",
@@ -132,6 +133,22 @@ func TestForwardedHeaders(t *testing.T) {
 			wantReal:  "6.6.6.6",
 		},
 		{
+			name:       "untrusted peer with a public host: the Host header is not believed either",
+			publicHost: "app.example",
+			wantXFF:    "127.0.0.1",
+			wantProto:  "http",
+			wantHost:   "app.example",
+		},
+		{
+			name:       "trusted peer with a public host: its X-Forwarded-Host is kept",
+			trusted:    []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			publicHost: "app.example",
+			wantXFF:    "6.6.6.6, 10.0.0.1, 127.0.0.1",
+			wantProto:  "https",
+			wantHost:   "public.example",
+			wantReal:   "6.6.6.6",
+		},
+		{
 			name:      "peer outside the trusted prefixes",
 			trusted:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 			wantXFF:   "127.0.0.1",
@@ -147,6 +164,7 @@ func TestForwardedHeaders(t *testing.T) {
 			_, fe := newFrontend(t, Config{
 				Routes:         []Route{{Prefix: "/api/x/", Upstream: be.URL, Token: TokenNone}},
 				TrustedProxies: tt.trusted,
+				PublicHost:     tt.publicHost,
 			})
 			res, body := rawRequest(t, fe.Listener.Addr().String(), "GET /api/x/ HTTP/1.1\r\n"+
 				"Host: spa.example\r\n"+

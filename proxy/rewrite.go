@@ -82,6 +82,9 @@ func (h *Handler) setForwarded(in *http.Request, hdr http.Header) {
 		for _, k := range untrustedHeaders {
 			delete(hdr, k)
 		}
+		if h.publicHost != "" {
+			host = h.publicHost
+		}
 	}
 	// One backing array for the three values (capacity-limited slices, so
 	// a later Add cannot write into a neighbour).
