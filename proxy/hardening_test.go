@@ -173,3 +173,44 @@ func TestUserAnswersKeptFromSharedCaches(t *testing.T) {
 		})
 	}
 }
+
+// TestLocationOnUpstreamMappedBack: a redirect an upstream builds from its
+// own address is mapped to the public path of the route, or dropped when
+// the route does not lead there; the internal address never reaches the
+// browser.
+func TestLocationOnUpstreamMappedBack(t *testing.T) {
+	be := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", strings.ReplaceAll(r.Header.Get("X-Test-Location"), "UPSTREAM", "http://"+r.Host))
+		w.WriteHeader(http.StatusFound)
+	}))
+	host := strings.TrimPrefix(be.URL, "http://")
+	_, fe := newFrontend(t, Config{Routes: []Route{
+		{Prefix: "/api/orders/", Upstream: be.URL + "/v1", StripPrefix: true, Token: TokenNone},
+		{Prefix: "/api/x/", Upstream: be.URL, Token: TokenNone},
+	}})
+	tests := []struct{ path, location, want string }{
+		{"/api/orders/1", "UPSTREAM/v1/43?a=1#top", "/api/orders/43?a=1#top"},
+		{"/api/orders/1", "//" + host + "/v1/43", "/api/orders/43"},
+		{"/api/orders/1", "UPSTREAM/v1", ""},    // the base itself: no route path leads there
+		{"/api/orders/1", "UPSTREAM/admin", ""}, // outside the route
+		{"/api/orders/1", "https://login.example/start", "https://login.example/start"},
+		{"/api/orders/1", "/relative/path", "/relative/path"},
+		{"/api/x/1", "UPSTREAM/api/x/7", "/api/x/7"},
+		{"/api/x/1", "UPSTREAM/admin/users", ""},
+		{"/api/x/1", "https://" + host + "/api/x/7", "https://" + host + "/api/x/7"}, // another scheme, another origin
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" "+tt.location, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, fe.URL+tt.path, nil)
+			req.Header.Set("X-Test-Location", tt.location)
+			res, err := fe.Client().Transport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, res)
+			if got := res.Header.Get("Location"); got != tt.want {
+				t.Errorf("Location = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

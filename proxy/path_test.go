@@ -197,5 +197,13 @@ func FuzzUpstreamPath(f *testing.F) {
 		if strings.Count(wire, "/") != strings.Count(out, "/") {
 			t.Fatalf("resolve(%q): outbound %q has a different segment structure than %q", target, wire, out)
 		}
+		// A redirect to the outbound path maps back to the path requested.
+		back, ok := rt.publicPath(wire)
+		if !ok {
+			t.Fatalf("resolve(%q): publicPath(%q) found no public path", target, wire)
+		}
+		if backDec, err := url.PathUnescape(back); err != nil || backDec != u.Path {
+			t.Fatalf("resolve(%q): publicPath(%q) = %q, want the request path %q", target, wire, back, u.Path)
+		}
 	})
 }

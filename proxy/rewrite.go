@@ -125,7 +125,8 @@ func (h *Handler) isTrusted(ip string) bool {
 // the BFF's origin: cookies (they could overwrite or fix the session
 // cookie), CORS grants (the BFF never grants cross-origin access),
 // Clear-Site-Data (it could wipe the session cookie) and Alt-Svc (it would
-// send the browser to another server for the whole origin). On routes
+// send the browser to another server for the whole origin); a Location on
+// the upstream's own address is mapped back to the route. On routes
 // called with the user's token it keeps the answer out of shared caches.
 func (rt *route) modifyResponse(res *http.Response) error {
 	hdr := res.Header
@@ -137,6 +138,7 @@ func (rt *route) modifyResponse(res *http.Response) error {
 	delete(hdr, "Access-Control-Expose-Headers")
 	delete(hdr, "Clear-Site-Data")
 	delete(hdr, "Alt-Svc")
+	rt.rewriteLocation(hdr)
 	if rt.mode == TokenUser || rt.mode == TokenUserOptional {
 		if cc := hdr["Cache-Control"]; len(cc) == 0 {
 			hdr["Cache-Control"] = noStore
