@@ -12,11 +12,18 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
 )
 
 // keyRefetchInterval is how often at most an unknown key ID may make the
-// BFF fetch the provider's JWKS again.
-const keyRefetchInterval = 10 * time.Second
+// BFF fetch the provider's JWKS again; keyRetryAfterFailure is the shorter
+// wait after a fetch that failed (the provider was down), and
+// keyFetchTimeout bounds one fetch.
+const (
+	keyRefetchInterval   = 10 * time.Second
+	keyRetryAfterFailure = time.Second
+	keyFetchTimeout      = 10 * time.Second
+)
 
 // logoutKeys is the key set logout tokens are verified with (an
 // oidc.KeySet). go-oidc's RemoteKeySet fetches the provider's JWKS again
@@ -26,15 +33,22 @@ const keyRefetchInterval = 10 * time.Second
 // only, and an unknown key ID (the provider rotated its keys) fetches the
 // JWKS at most once per keyRefetchInterval. go-oidc has no such option, so
 // this small cache is written here, on go-jose as go-oidc's own.
+//
+// A fetch runs on its own context (not the caller's, which a client that
+// hangs up would cancel, spending the interval on nothing), once for all
+// callers at a time, and outside the lock, so verifications with known
+// keys never wait for it.
 type logoutKeys struct {
 	jwksURL  string
 	client   *http.Client
 	algs     []jose.SignatureAlgorithm
 	interval time.Duration
+	fetches  singleflight.Group
 
 	mu      sync.Mutex
 	keys    []jose.JSONWebKey
-	fetched time.Time // last attempt, successful or not
+	fetched time.Time // last attempt
+	failed  bool      // whether the last attempt failed
 }
 
 // VerifySignature implements oidc.KeySet.
@@ -63,19 +77,50 @@ func (k *logoutKeys) VerifySignature(ctx context.Context, raw string) ([]byte, e
 // yet or kid is not among them, unless the last attempt was too recent.
 func (k *logoutKeys) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
 	k.mu.Lock()
+	keys := k.keys
+	known := kid != "" && slices.ContainsFunc(keys, func(key jose.JSONWebKey) bool { return key.KeyID == kid })
+	due := k.fetched.IsZero() || time.Since(k.fetched) >= k.wait()
+	k.mu.Unlock()
+	if known || !due {
+		return keys, nil
+	}
+	ch := k.fetches.DoChan("", func() (any, error) { return k.refresh(context.WithoutCancel(ctx)) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.([]jose.JSONWebKey), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// wait is how long after the last attempt the next may start; k.mu held.
+func (k *logoutKeys) wait() time.Duration {
+	if k.failed {
+		return min(k.interval, keyRetryAfterFailure)
+	}
+	return k.interval
+}
+
+// refresh fetches the key set and caches it; after a failure it keeps the
+// keys it had, if any.
+func (k *logoutKeys) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
+	ctx, cancel := context.WithTimeout(ctx, keyFetchTimeout)
+	defer cancel()
+	keys, err := k.fetch(ctx)
+	k.mu.Lock()
 	defer k.mu.Unlock()
-	known := kid != "" && slices.ContainsFunc(k.keys, func(key jose.JSONWebKey) bool { return key.KeyID == kid })
-	if !known && (k.fetched.IsZero() || time.Since(k.fetched) >= k.interval) {
-		k.fetched = time.Now()
-		keys, err := k.fetch(ctx)
-		if err != nil && len(k.keys) == 0 {
+	k.fetched, k.failed = time.Now(), err != nil
+	if err != nil {
+		if len(k.keys) == 0 {
 			return nil, err
 		}
-		if err == nil {
-			k.keys = keys
-		}
+		return k.keys, nil
 	}
-	return k.keys, nil
+	k.keys = keys
+	return keys, nil
 }
 
 func (k *logoutKeys) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {

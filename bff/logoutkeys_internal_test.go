@@ -104,3 +104,97 @@ func TestLogoutKeysRotation(t *testing.T) {
 		t.Errorf("fetches after a forged known-kid token = %d, want still 2", got)
 	}
 }
+
+// TestLogoutKeysFetchNotSpentByCallers: a caller that hangs up does not
+// cancel the fetch it started (a forged token from a client that drops its
+// connection must not use up the refetch interval and lock out the
+// provider's genuine tokens), a failed fetch is retried after a short wait,
+// not the whole interval, and many unknown key IDs at once fetch once.
+func TestLogoutKeysFetchNotSpentByCallers(t *testing.T) {
+	key, forger := newRSAKey(t), newRSAKey(t)
+	srv := &jwksServer{}
+	srv.publish(key) // kid "a"
+	var failing atomic.Bool
+	release := make(chan struct{})
+	var gate atomic.Pointer[chan struct{}]
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g := gate.Load(); g != nil {
+			<-*g
+		}
+		if failing.Load() {
+			srv.fetches.Add(1)
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	newKeys := func() *logoutKeys {
+		return &logoutKeys{jwksURL: ts.URL, client: ts.Client(), algs: []jose.SignatureAlgorithm{jose.RS256}, interval: time.Hour}
+	}
+
+	t.Run("caller hangs up", func(t *testing.T) {
+		keys := newKeys()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := keys.VerifySignature(ctx, signWith(t, forger, "zzz")); err == nil {
+			t.Fatal("forged token accepted")
+		}
+		if _, err := keys.VerifySignature(context.Background(), signWith(t, key, "a")); err != nil {
+			t.Errorf("genuine token after a forged one whose client hung up: %v", err)
+		}
+	})
+
+	t.Run("failed fetch retried soon", func(t *testing.T) {
+		keys := newKeys()
+		failing.Store(true)
+		if _, err := keys.VerifySignature(context.Background(), signWith(t, key, "a")); err == nil {
+			t.Fatal("token accepted while the provider's keys were unavailable")
+		}
+		failing.Store(false)
+		time.Sleep(keyRetryAfterFailure + 100*time.Millisecond)
+		if _, err := keys.VerifySignature(context.Background(), signWith(t, key, "a")); err != nil {
+			t.Errorf("genuine token %v after the failed fetch: %v", keyRetryAfterFailure, err)
+		}
+	})
+
+	t.Run("one fetch for many callers, known keys do not wait", func(t *testing.T) {
+		keys := newKeys()
+		if _, err := keys.VerifySignature(context.Background(), signWith(t, key, "a")); err != nil {
+			t.Fatal(err)
+		}
+		keys.interval = 0 // unknown key IDs may fetch again
+		before := srv.fetches.Load()
+		gate.Store(&release)
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() { _, _ = keys.VerifySignature(context.Background(), signWith(t, forger, "unknown")) })
+		}
+		time.Sleep(100 * time.Millisecond) // the fetch is now held by the gate
+		done := make(chan error, 1)
+		go func() { _, err := keys.VerifySignature(context.Background(), signWith(t, key, "a")); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("known key while a fetch hangs: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("a token with a known key waited for a hanging fetch")
+		}
+		gate.Store(nil)
+		close(release)
+		wg.Wait()
+		if got := srv.fetches.Load() - before; got != 1 {
+			t.Errorf("fetches for 20 concurrent unknown key IDs = %d, want 1", got)
+		}
+	})
+}
+
+func newRSAKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
