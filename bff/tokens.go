@@ -119,7 +119,9 @@ func (s *Server) renewToken(ctx context.Context, key string, route *proxy.Route,
 		if errors.Is(err, session.ErrNotFound) && issued != "" {
 			// The session ended (logout, on any instance) while the
 			// provider answered: the token it just issued belongs to no
-			// session and must not stay alive.
+			// session and must not stay alive. A save that failed otherwise
+			// (a store timeout) may still have landed, so that token is
+			// not revoked: it could be the live session's.
 			s.revokeAll(ctx, []*session.Record{{RefreshToken: issued}})
 		}
 		return tok, err

@@ -8,10 +8,17 @@ import (
 // recordCache maps a store key to the decoded record of the exact bytes
 // last seen under it. A hit needs the stored bytes to be identical, so it
 // never serves a stale record: it only saves decryption and decoding.
+//
+// A put races with a remove: a session deleted (logout) after its bytes were
+// read or written but before they were cached must not come back from the
+// cache. So a put carries the removal count seen before the store call,
+// and gives up if any removal happened since: removals are rare next to
+// reads, and a put given up only costs a decryption later.
 type recordCache struct {
-	max     int
-	mu      sync.RWMutex
-	entries map[string]cacheEntry
+	max      int
+	mu       sync.RWMutex
+	entries  map[string]cacheEntry
+	removals uint64
 }
 
 type cacheEntry struct {
@@ -29,9 +36,22 @@ func (c *recordCache) get(key string, raw []byte) *Record {
 	return nil
 }
 
-func (c *recordCache) put(key string, raw []byte, rec *Record) {
+// epoch is the removal count, to be passed to put.
+func (c *recordCache) epoch() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.removals
+}
+
+// put caches rec for raw under key unless something was removed since
+// epoch; then it drops key's entry instead, which may be older than raw.
+func (c *recordCache) put(key string, raw []byte, rec *Record, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.removals != epoch {
+		delete(c.entries, key)
+		return
+	}
 	if c.entries == nil {
 		c.entries = make(map[string]cacheEntry)
 	}
@@ -49,6 +69,7 @@ func (c *recordCache) put(key string, raw []byte, rec *Record) {
 func (c *recordCache) remove(key string) {
 	c.mu.Lock()
 	delete(c.entries, key)
+	c.removals++
 	c.mu.Unlock()
 }
 

@@ -24,6 +24,11 @@ import (
 // exists (expired, signed out, or never existed).
 var ErrNotFound = errors.New("session: not found")
 
+// saveTimeout bounds the save at the end of [Manager.Update], which runs on
+// a context of its own. The stores bound each call themselves (Redis by its
+// read and write timeouts); this is the backstop.
+const saveTimeout = 5 * time.Second
+
 // Config configures a [Manager].
 type Config struct {
 	// Backend stores the sessions. Required.
@@ -201,6 +206,7 @@ func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stor
 			return rec, true, nil
 		}
 	}
+	epoch := m.cache.epoch()
 	b, found, err := m.cfg.Backend.Find(ctx, key)
 	if err != nil {
 		return nil, false, fmt.Errorf("session: find: %w", err)
@@ -220,7 +226,7 @@ func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stor
 	if err := json.Unmarshal(plain, rec); err != nil {
 		return nil, true, nil
 	}
-	m.cache.put(key, b, rec)
+	m.cache.put(key, b, rec, epoch)
 	return rec, true, nil
 }
 
@@ -233,6 +239,7 @@ func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool
 	}
 	b := m.cfg.Cipher.Seal(plain, []byte(key))
 	expiry := rec.IdleExpiresAt(m.cfg.IdleTimeout)
+	epoch := m.cache.epoch()
 	if create {
 		if err := m.cfg.Backend.Commit(ctx, key, b, expiry); err != nil {
 			return fmt.Errorf("session: commit: %w", err)
@@ -247,7 +254,7 @@ func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool
 			return ErrNotFound
 		}
 	}
-	m.cache.put(key, b, rec.Clone()) // rec stays the caller's; Load must not serve it
+	m.cache.put(key, b, rec.Clone(), epoch) // rec stays the caller's; Load must not serve it
 	return nil
 }
 
@@ -282,8 +289,12 @@ func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (chan
 	changed, err := fn(rec)
 	if changed {
 		// Saved even when fn also failed: a refresh token that rotated
-		// before a later step failed must not be lost.
-		if serr := m.save(ctx, key, rec, false); serr != nil {
+		// before a later step failed must not be lost. fn may have used up
+		// ctx's deadline doing so (a slow provider), so the save gets
+		// time of its own.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		defer cancel()
+		if serr := m.save(sctx, key, rec, false); serr != nil {
 			return nil, serr
 		}
 	}

@@ -59,8 +59,18 @@ type countingBackend struct {
 	// long, so that concurrent callers act on data that is already stale.
 	findDelay atomic.Int64
 
+	// afterCall, when set, runs once right after the next Find or Replace
+	// returned from the store: another request acting in that gap.
+	afterCall atomic.Pointer[func()]
+
 	mu      sync.Mutex
 	indexed map[string][][2]string // store key -> [kind, value] pairs
+}
+
+func (b *countingBackend) runAfterCall() {
+	if f := b.afterCall.Swap(nil); f != nil {
+		(*f)()
+	}
 }
 
 func (b *countingBackend) Find(ctx context.Context, key string) ([]byte, bool, error) {
@@ -68,6 +78,7 @@ func (b *countingBackend) Find(ctx context.Context, key string) ([]byte, bool, e
 	if d := b.findDelay.Load(); d > 0 {
 		time.Sleep(time.Duration(rand.Int64N(d)))
 	}
+	b.runAfterCall()
 	return v, found, err
 }
 
@@ -76,9 +87,15 @@ func (b *countingBackend) Commit(ctx context.Context, key string, data []byte, e
 	return b.Bolt.Commit(ctx, key, data, expiry)
 }
 
+// Replace honours ctx as a networked store does (bolt ignores it).
 func (b *countingBackend) Replace(ctx context.Context, key string, data []byte, expiry time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	b.commits.Add(1)
-	return b.Bolt.Replace(ctx, key, data, expiry)
+	ok, err := b.Bolt.Replace(ctx, key, data, expiry)
+	b.runAfterCall()
+	return ok, err
 }
 
 func (b *countingBackend) IndexAdd(ctx context.Context, kind, value, key string, expiry time.Time) error {
@@ -633,6 +650,68 @@ func TestManagerUpdate(t *testing.T) {
 		}
 		if entries, _ := e.m.BySubject(ctx, "alice"); len(entries) != 0 {
 			t.Errorf("BySubject() = %d entries, want none", len(entries))
+		}
+	})
+
+	// A logout landing after the store write but before the record is
+	// cached must not be undone by the cache, which an exclusive Manager
+	// trusts without asking the store.
+	t.Run("deleted right after the save stays deleted", func(t *testing.T) {
+		e := newTestEnv(t, session.Config{Exclusive: true})
+		tok, key := e.create(t, &session.Record{Subject: "alice", RefreshToken: "rt-1"})
+		logout := func() {
+			if _, err := e.m.Delete(ctx, key); err != nil {
+				t.Errorf("Delete() = %v", err)
+			}
+		}
+		e.backend.afterCall.Store(&logout)
+		if _, err := e.m.Update(ctx, key, func(r *session.Record) (bool, error) {
+			r.RefreshToken = "rt-2"
+			return true, nil
+		}); err != nil {
+			t.Fatalf("Update() = %v", err)
+		}
+		if rec := load(t, e.m, tok); rec != nil {
+			t.Errorf("Load() after logout = %+v, want the session gone", rec)
+		}
+		if live, err := e.m.Live(ctx, key); live || err != nil {
+			t.Errorf("Live() after logout = %v, %v; want false", live, err)
+		}
+	})
+
+	t.Run("deleted right after a read stays deleted", func(t *testing.T) {
+		e := newTestEnv(t, session.Config{})
+		tok, key := e.create(t, &session.Record{Subject: "alice"})
+		m := e.manager(t, session.Config{Exclusive: true}, mustCipher(t, testKey(1))) // nothing cached yet
+		logout := func() {
+			if _, err := m.Delete(ctx, key); err != nil {
+				t.Errorf("Delete() = %v", err)
+			}
+		}
+		e.backend.afterCall.Store(&logout)
+		_ = load(t, m, tok) // read before the logout: may see the session
+		if rec := load(t, m, tok); rec != nil {
+			t.Errorf("Load() after logout = %+v, want the session gone", rec)
+		}
+	})
+
+	// fn may use up ctx's deadline after the provider rotated the refresh
+	// token (a slow token exchange): the rotated token is still saved.
+	t.Run("saved after fn used up the deadline", func(t *testing.T) {
+		e := newTestEnv(t, session.Config{})
+		tok, key := e.create(t, &session.Record{Subject: "alice", RefreshToken: "rt-1"})
+		dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := e.m.Update(dctx, key, func(r *session.Record) (bool, error) {
+			r.RefreshToken = "rt-2"
+			<-dctx.Done()
+			return true, dctx.Err()
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Update() error = %v, want fn's deadline error", err)
+		}
+		if rec := load(t, e.m, tok); rec == nil || rec.RefreshToken != "rt-2" {
+			t.Errorf("Load() = %+v, want the rotated RefreshToken rt-2 saved", rec)
 		}
 	})
 
