@@ -77,8 +77,9 @@ func TestEchoMethodsNeverProxied(t *testing.T) {
 	}
 }
 
-// TestMethodOverrideHeadersDropped: on a route limited to some methods,
-// the headers frameworks read as "the real method" do not reach it.
+// TestMethodOverrideHeadersDropped: the headers frameworks read as "the
+// real method" reach no route: they would run a method the route does not
+// allow, or TRACE, which echoes the bearer token.
 func TestMethodOverrideHeadersDropped(t *testing.T) {
 	overrides := []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
 	rec := &recorder{}
@@ -88,12 +89,12 @@ func TestMethodOverrideHeadersDropped(t *testing.T) {
 		{Prefix: "/api/all/", Upstream: be.URL, Token: TokenNone},
 	}})
 	for _, tt := range []struct {
-		path string
-		kept bool
-	}{{"/api/ro/1", false}, {"/api/all/1", true}} {
+		path   string
+		method string
+	}{{"/api/ro/1", "DELETE"}, {"/api/all/1", "TRACE"}, {"/api/all/1", "DELETE"}} {
 		req, _ := http.NewRequest(http.MethodGet, fe.URL+tt.path, nil)
 		for _, h := range overrides {
-			req.Header.Set(h, "DELETE")
+			req.Header.Set(h, tt.method)
 		}
 		res, err := fe.Client().Do(req)
 		if err != nil {
@@ -102,8 +103,8 @@ func TestMethodOverrideHeadersDropped(t *testing.T) {
 		readAll(t, res)
 		got := rec.last(t).Header
 		for _, h := range overrides {
-			if v := got.Get(h); (v == "DELETE") != tt.kept {
-				t.Errorf("%s: upstream %s = %q, kept want %v", tt.path, h, v, tt.kept)
+			if v := got.Values(h); len(v) != 0 {
+				t.Errorf("%s: upstream %s = %q, want none", tt.path, h, v)
 			}
 		}
 	}
@@ -147,6 +148,8 @@ func TestUserAnswersKeptFromSharedCaches(t *testing.T) {
 		{TokenUser, "no-store", "no-store"},
 		{TokenUser, "private, max-age=5", "private, max-age=5"},
 		{TokenUser, "public", "no-store"},
+		{TokenUser, `private="Authorization", max-age=600`, "private, max-age=600"},
+		{TokenUser, `no-cache="Set-Cookie"`, `private, no-cache="Set-Cookie"`},
 		{TokenUserOptional, "public, max-age=600", "private, max-age=600"},
 		{TokenNone, "public, max-age=600", "public, max-age=600"},
 		{TokenClient, "public, max-age=600", "public, max-age=600"},
@@ -212,5 +215,35 @@ func TestLocationOnUpstreamMappedBack(t *testing.T) {
 				t.Errorf("Location = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestUserAnswersKeptFromCDNs: CDNs obey their own cache headers over
+// Cache-Control, so those are dropped from answers on user routes.
+func TestUserAnswersKeptFromCDNs(t *testing.T) {
+	cdnHeaders := []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control", "Edge-Control"}
+	be := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range cdnHeaders {
+			w.Header().Set(h, "public, max-age=600")
+		}
+	}))
+	_, fe := newFrontend(t, Config{
+		Routes: []Route{
+			{Prefix: "/api/user/", Upstream: be.URL, Token: TokenUser},
+			{Prefix: "/api/none/", Upstream: be.URL, Token: TokenNone},
+		},
+		Tokens: staticTokens("tok"),
+	})
+	for path, kept := range map[string]bool{"/api/user/": false, "/api/none/": true} {
+		res, err := fe.Client().Get(fe.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, res)
+		for _, h := range cdnHeaders {
+			if got := res.Header.Get(h) != ""; got != kept {
+				t.Errorf("%s: %s present %v, want %v", path, h, got, kept)
+			}
+		}
 	}
 }

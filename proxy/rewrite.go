@@ -42,13 +42,12 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	// browser pick another upstream route.
 	delete(hdr, "X-Original-Url")
 	delete(hdr, "X-Rewrite-Url")
-	if !rt.allowAll {
-		// Frameworks that honour these would run a method the route does
-		// not allow.
-		delete(hdr, "X-Http-Method-Override")
-		delete(hdr, "X-Http-Method")
-		delete(hdr, "X-Method-Override")
-	}
+	// Frameworks that honour these would run a method the route does not
+	// allow, or one refused on every route (TRACE echoes the bearer
+	// token). The SPA can send any method itself: it never needs them.
+	delete(hdr, "X-Http-Method-Override")
+	delete(hdr, "X-Http-Method")
+	delete(hdr, "X-Method-Override")
 	if tok := tokenFrom(pr.In.Context()); tok != "" {
 		hdr["Authorization"] = []string{"Bearer " + tok}
 	}
@@ -127,7 +126,8 @@ func (h *Handler) isTrusted(ip string) bool {
 // Clear-Site-Data (it could wipe the session cookie) and Alt-Svc (it would
 // send the browser to another server for the whole origin); a Location on
 // the upstream's own address is mapped back to the route. On routes
-// called with the user's token it keeps the answer out of shared caches.
+// called with the user's token it keeps the answer out of shared caches,
+// CDNs included.
 func (rt *route) modifyResponse(res *http.Response) error {
 	hdr := res.Header
 	delete(hdr, "Set-Cookie")
@@ -140,6 +140,13 @@ func (rt *route) modifyResponse(res *http.Response) error {
 	delete(hdr, "Alt-Svc")
 	rt.rewriteLocation(hdr)
 	if rt.mode == TokenUser || rt.mode == TokenUserOptional {
+		// CDNs obey their own cache headers over Cache-Control (RFC 9213):
+		// none may store a per-user answer.
+		for name := range hdr {
+			if name == "Surrogate-Control" || name == "Edge-Control" || strings.HasSuffix(name, "Cdn-Cache-Control") {
+				delete(hdr, name)
+			}
+		}
 		if cc := hdr["Cache-Control"]; len(cc) == 0 {
 			hdr["Cache-Control"] = noStore
 		} else {
@@ -165,11 +172,18 @@ func privateCacheControl(cc []string) string {
 	for _, v := range cc {
 		for d := range strings.SplitSeq(v, ",") {
 			d = strings.TrimSpace(d)
-			name, _, _ := strings.Cut(strings.ToLower(d), "=")
+			name, arg, qualified := strings.Cut(strings.ToLower(d), "=")
 			switch name {
 			case "", "public", "s-maxage", "proxy-revalidate":
 				continue
-			case "private", "no-store":
+			case "private":
+				if qualified && strings.TrimSpace(arg) != "" {
+					// private="Field" lets shared caches store the rest
+					// (RFC 9111 §5.2.2.7): the bare directive replaces it.
+					continue
+				}
+				private = true
+			case "no-store":
 				private = true
 			}
 			kept = append(kept, d)
