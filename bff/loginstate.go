@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 )
 
@@ -17,6 +18,9 @@ const (
 	// maxLoginFlows is how many sign-ins (tabs) may be under way at once in
 	// one browser; the oldest is dropped beyond it.
 	maxLoginFlows = 5
+	// maxCookieBytes is the most name and value of a cookie may take
+	// together in every browser (RFC 6265 §6.1, Chromium, Firefox).
+	maxCookieBytes = 4096
 )
 
 // loginFlow is what the callback needs to finish one sign-in. It lives in
@@ -54,6 +58,14 @@ func newLoginFlows(encryptionKeys [][]byte) *loginFlows {
 	// securecookie also rejects cookies older than MaxAge by their signed
 	// timestamp, so an old cookie cannot be replayed after it expires.
 	store.MaxAge(store.Options.MaxAge)
+	// Browsers drop a cookie whose name and value together pass 4096
+	// bytes; securecookie bounds the value alone. A cookie the browser
+	// drops would lose the newest sign-in while write thinks it saved it.
+	for _, c := range store.Codecs {
+		if sc, ok := c.(*securecookie.SecureCookie); ok {
+			sc.MaxLength(maxCookieBytes - len(loginCookieName))
+		}
+	}
 	return &loginFlows{store: store}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -119,5 +120,38 @@ func TestLoginFlowsWriteDropsOldest(t *testing.T) {
 	}
 	if _, ok := got["a"]; ok {
 		t.Errorf("the oldest flow survived")
+	}
+}
+
+// Whatever the return URLs of the flows already under way, the login cookie
+// fits a browser's limit for name and value together, and keeps the newest
+// flow: a cookie the browser drops would lose the sign-in just started.
+func TestLoginFlowsCookieFitsBrowsers(t *testing.T) {
+	l := newLoginFlows([][]byte{bytes.Repeat([]byte{1}, 32)})
+	state := func(c byte) string { return strings.Repeat(string(c), 43) }
+	for n := 500; n <= maxReturnURL; n++ {
+		r := httptest.NewRequest(http.MethodGet, "/bff/login", nil)
+		sess, _ := l.read(r)
+		now := time.Now()
+		flows := map[string]loginFlow{}
+		for i := range maxLoginFlows - 1 {
+			flows[state(byte('a'+i))] = loginFlow{Verifier: state('v'), Nonce: state('n'),
+				ReturnURL: "/" + strings.Repeat("x", n-1), Created: now.Add(time.Duration(i-maxLoginFlows) * time.Second)}
+		}
+		flows[state('z')] = loginFlow{Verifier: state('v'), Nonce: state('n'), ReturnURL: "/app", Created: now}
+		w := httptest.NewRecorder()
+		if err := l.write(w, r, sess, flows); err != nil {
+			t.Fatalf("return URLs of %d bytes: write() = %v", n, err)
+		}
+		cookies := w.Result().Cookies()
+		if len(cookies) != 1 || cookies[0].Name != loginCookieName {
+			t.Fatalf("return URLs of %d bytes: cookies %v, want the login cookie", n, cookies)
+		}
+		if size := len(cookies[0].Name) + len(cookies[0].Value); size > maxCookieBytes {
+			t.Errorf("return URLs of %d bytes: cookie name and value are %d bytes, browsers drop more than %d", n, size, maxCookieBytes)
+		}
+		if _, ok := flows[state('z')]; !ok {
+			t.Errorf("return URLs of %d bytes: the newest flow was dropped", n)
+		}
 	}
 }
