@@ -3,59 +3,113 @@ package bff
 import (
 	"context"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/bff-project/bff/proxy"
-	"github.com/bff-project/bff/session"
 )
 
-// defaultStreamCheckInterval bounds how long a WebSocket or event stream
-// outlives its session when the session ends on another instance.
+// defaultStreamCheckInterval bounds how long an API call (a WebSocket, an
+// event stream) outlives its session when the session ends on another
+// instance.
 const defaultStreamCheckInterval = 10 * time.Second
 
-// streams are this instance's long-lived API calls (WebSockets and
-// server-sent event streams) on user routes, by session store key. Ending a
-// session must end them too: the upstream was authorised once, at the
-// handshake, and would go on serving the signed-out user. A session ended
-// here closes its streams at once; one ended on another instance, or
-// expired, within the check interval.
+// streams are this instance's API calls on user routes under way, by
+// session store key. Ending a session must end them too: a WebSocket, an
+// event stream or any other long answer was authorised once, when it
+// began, and the upstream would go on serving the signed-out user. A
+// session ended here closes its calls at once; one ended on another
+// instance, or expired, within the check interval.
 type streams struct {
 	mu    sync.Mutex
-	byKey map[string]map[*context.CancelFunc]struct{}
+	byKey map[string]*boundCall // each key's calls, a doubly linked list
 }
 
-// track returns ctx bound to the session under key, and a release func to
-// call when the call is over.
-func (st *streams) track(ctx context.Context, key string) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
+// boundCall is an API call's context, cancelled when the call's session
+// ends. It is bound to the session by [streams.bind] once the token source
+// found the session live, so an anonymous call on a user-optional route
+// (with a stale cookie) is never bound to a session that is gone.
+type boundCall struct {
+	context.Context
+	cancel context.CancelFunc
+	// Guarded by streams.mu: the session the call is bound to, and its
+	// neighbours in that session's list (a list, not a set, so binding
+	// and finishing a call allocate nothing).
+	key        string
+	prev, next *boundCall
+}
+
+type boundCallKey struct{}
+
+func (c *boundCall) Value(key any) any {
+	if key == (boundCallKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// begin returns a context for an API call, to be passed to finish when
+// the call is over.
+func (st *streams) begin(parent context.Context) *boundCall {
+	ctx, cancel := context.WithCancel(parent)
+	return &boundCall{Context: ctx, cancel: cancel}
+}
+
+// bind ties the call whose context is ctx (if begun by begin) to the
+// session under key.
+func (st *streams) bind(ctx context.Context, key string) {
+	call, ok := ctx.Value(boundCallKey{}).(*boundCall)
+	if !ok {
+		return
+	}
 	st.mu.Lock()
+	defer st.mu.Unlock()
+	if call.key != "" {
+		return
+	}
 	if st.byKey == nil {
-		st.byKey = map[string]map[*context.CancelFunc]struct{}{}
+		st.byKey = map[string]*boundCall{}
 	}
-	if st.byKey[key] == nil {
-		st.byKey[key] = map[*context.CancelFunc]struct{}{}
+	call.key = key
+	call.next = st.byKey[key]
+	if call.next != nil {
+		call.next.prev = call
 	}
-	st.byKey[key][&cancel] = struct{}{}
-	st.mu.Unlock()
-	return ctx, func() {
-		st.mu.Lock()
-		delete(st.byKey[key], &cancel)
-		if len(st.byKey[key]) == 0 {
-			delete(st.byKey, key)
-		}
-		st.mu.Unlock()
-		cancel()
-	}
+	st.byKey[key] = call
 }
 
-// end closes every stream of the session under key.
+func (st *streams) finish(call *boundCall) {
+	st.mu.Lock()
+	if call.key != "" {
+		st.unlink(call)
+	}
+	st.mu.Unlock()
+	call.cancel()
+}
+
+// unlink takes call out of its session's list; st.mu held.
+func (st *streams) unlink(call *boundCall) {
+	switch {
+	case call.prev != nil:
+		call.prev.next = call.next
+	case call.next != nil:
+		st.byKey[call.key] = call.next
+	default:
+		delete(st.byKey, call.key)
+	}
+	if call.next != nil {
+		call.next.prev = call.prev
+	}
+	call.key, call.prev, call.next = "", nil, nil
+}
+
+// end cancels every call of the session under key.
 func (st *streams) end(key string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for cancel := range st.byKey[key] {
-		(*cancel)()
+	for call := st.byKey[key]; call != nil; {
+		next := call.next
+		call.cancel()
+		call.key, call.prev, call.next = "", nil, nil
+		call = next
 	}
 	delete(st.byKey, key)
 }
@@ -70,34 +124,20 @@ func (st *streams) keys() []string {
 	return out
 }
 
-// trackStreams binds WebSocket handshakes and event-stream requests on
-// user routes to their session. Every other call passes untouched, so the
-// hot path pays nothing.
+// trackStreams lets every API call that carries a session cookie be ended
+// with its session ([Server.Token] binds it). Which calls turn out long
+// cannot be told from the request: an event stream, a streamed download or
+// a long poll look like any other GET, whatever the client's Accept.
 func (s *Server) trackStreams(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isWebSocketUpgrade(r) && !acceptsEventStream(r) {
+		if sessionToken(r) == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		token := sessionToken(r)
-		rt, ok := s.proxy.Match(r.URL.Path)
-		if token == "" || !ok || (rt.Token != proxy.TokenUser && rt.Token != proxy.TokenUserOptional) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx, release := s.streams.track(r.Context(), session.StoreKey(token))
-		defer release()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		call := s.streams.begin(r.Context())
+		defer s.streams.finish(call)
+		next.ServeHTTP(w, r.WithContext(call))
 	})
-}
-
-func acceptsEventStream(r *http.Request) bool {
-	for _, v := range r.Header["Accept"] {
-		if strings.Contains(v, "text/event-stream") {
-			return true
-		}
-	}
-	return false
 }
 
 // checkStreams closes, every interval, the streams whose session is gone

@@ -41,13 +41,19 @@ type eventStream struct {
 
 func openEventStream(t *testing.T, b *harness.Browser, u string) *eventStream {
 	t.Helper()
+	return openStream(t, b.Client, u, http.Header{"Accept": {"text/event-stream"}})
+}
+
+// openStream opens a streamed answer with hdr (and X-CSRF) on client.
+func openStream(t *testing.T, client *http.Client, u string, hdr http.Header) *eventStream {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header = hdr.Clone()
 	req.Header.Set("X-CSRF", "1")
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := b.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +115,9 @@ func TestStreamsEndWithSession(t *testing.T) {
 	other.Login(t, r.url, harness.UserName, harness.UserPassword)
 
 	mine := openEventStream(t, r.b, r.url+"/api/ticks/")
+	// A streamed answer the client did not ask for as an event stream (a
+	// fetch() reading a body as it comes) is as long-lived.
+	plain := openStream(t, r.b.Client, r.url+"/api/ticks/", http.Header{"Accept": {"*/*"}})
 	theirs := openEventStream(t, other, r.url+"/api/ticks/")
 	hdr := http.Header{"Origin": {r.url}, "Cookie": {"__Host-bff=" + r.sessionCookie(t)}}
 	key := base64.StdEncoding.EncodeToString([]byte("streams-end-0123"))
@@ -122,10 +131,32 @@ func TestStreamsEndWithSession(t *testing.T) {
 		t.Fatalf("POST /bff/logout = %d %s", resp.StatusCode, body)
 	}
 	mine.wantEnded(t, 2*time.Second)
+	plain.wantEnded(t, 2*time.Second)
 	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if n, err := conn.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("WebSocket read after logout = %d bytes, %v; want EOF (closed)", n, err)
 	}
 	theirs.next(t) // the other session's stream goes on
 	theirs.next(t)
+}
+
+// TestAnonymousStreamNotBoundToStaleCookie: on a user-optional route, a
+// call with the cookie of a session that is gone passes anonymously, and
+// the periodic check of ended sessions does not cut it.
+func TestAnonymousStreamNotBoundToStaleCookie(t *testing.T) {
+	ticks := httptest.NewServer(tickUpstream())
+	t.Cleanup(ticks.Close)
+	r := newRig(t, harness.Options{Config: withConfig(
+		addRoute(bff.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL, Token: "user-optional"}),
+		func(c *bff.Config) { c.StreamCheckInterval = 50 * time.Millisecond },
+	)})
+	stale := r.sessionCookie(t)
+	if resp, body := r.call(t, http.MethodPost, "/bff/logout", nil, nil); resp.StatusCode != http.StatusFound {
+		t.Fatalf("POST /bff/logout = %d %s", resp.StatusCode, body)
+	}
+	es := openStream(t, &http.Client{Transport: r.b.Client.Transport}, r.url+"/api/ticks/",
+		http.Header{"Accept": {"text/event-stream"}, "Cookie": {"__Host-bff=" + stale}})
+	for range 10 { // 500ms: ten rounds of the check
+		es.next(t)
+	}
 }

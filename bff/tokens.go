@@ -41,6 +41,7 @@ func (s *Server) Token(r *http.Request, route *proxy.Route) (string, error) {
 		}
 		return "", errUnauthenticated
 	}
+	s.streams.bind(r.Context(), key)
 	tk := s.tokenKey(route)
 	if tok, ok := freshToken(rec, tk, time.Now()); ok {
 		return tok, nil
