@@ -30,6 +30,7 @@ type streams struct {
 type boundCall struct {
 	context.Context
 	cancel context.CancelFunc
+	token  string // the session cookie's value, read once per call
 	// Guarded by streams.mu: the session the call is bound to, and its
 	// neighbours in that session's list (a list, not a set, so binding
 	// and finishing a call allocate nothing).
@@ -48,9 +49,9 @@ func (c *boundCall) Value(key any) any {
 
 // begin returns a context for an API call, to be passed to finish when
 // the call is over.
-func (st *streams) begin(parent context.Context) *boundCall {
+func (st *streams) begin(parent context.Context, token string) *boundCall {
 	ctx, cancel := context.WithCancel(parent)
-	return &boundCall{Context: ctx, cancel: cancel}
+	return &boundCall{Context: ctx, cancel: cancel, token: token}
 }
 
 // bind ties the call whose context is ctx (if begun by begin) to the
@@ -130,11 +131,12 @@ func (st *streams) keys() []string {
 // a long poll look like any other GET, whatever the client's Accept.
 func (s *Server) trackStreams(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sessionToken(r) == "" {
+		token := sessionToken(r)
+		if token == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		call := s.streams.begin(r.Context())
+		call := s.streams.begin(r.Context(), token)
 		defer s.streams.finish(call)
 		next.ServeHTTP(w, r.WithContext(call))
 	})
