@@ -3,6 +3,7 @@ package bff_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
@@ -16,6 +17,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"path"
 	"slices"
@@ -838,11 +841,14 @@ func pathsOf(seen []seenRequest) []string {
 	return out
 }
 
-// An upstream's 103 Early Hints is passed on, but the request is logged
-// and counted with its final status.
+// An upstream's interim answers (103 Early Hints) are not passed on: their
+// fields would reach the browser unfiltered. The final answer keeps its
+// request ID (ReverseProxy clears the header map after a 1xx), and the
+// request is logged and counted with its final status.
 func TestAPIProxyEarlyHintsCountedByFinalStatus(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.Header().Set("Set-Cookie", "__Host-bff=planted; Path=/; Secure")
 		w.WriteHeader(http.StatusEarlyHints)
 		w.WriteHeader(http.StatusTeapot)
 	}))
@@ -850,9 +856,27 @@ func TestAPIProxyEarlyHintsCountedByFinalStatus(t *testing.T) {
 	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
 		c.APIs = append(c.APIs, bff.APIConfig{Prefix: "/api/hints/", Upstream: upstream.URL, Token: "none"})
 	}})
-	b := env.NewBrowser()
-	if resp, _ := b.Call(t, http.MethodGet, env.Default.URL+"/api/hints/x", nil); resp.StatusCode != http.StatusTeapot {
+	var interim []int
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		interim = append(interim, code)
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+		http.MethodGet, env.Default.URL+"/api/hints/x", nil)
+	req.Header.Set("X-CSRF", "1")
+	resp, err := env.NewBrowser().Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot {
 		t.Fatalf("status = %d, want 418", resp.StatusCode)
+	}
+	if len(interim) != 0 {
+		t.Errorf("interim answers %v reached the client, want none", interim)
+	}
+	if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("Set-Cookie") != "" {
+		t.Errorf("final headers %v: want an X-Request-Id and no Set-Cookie", resp.Header)
 	}
 	if logs := env.Logs.String(); !strings.Contains(logs, `"status":418`) || strings.Contains(logs, `"status":103`) {
 		t.Errorf("access log should record 418, not 103:\n%s", logs)

@@ -30,7 +30,7 @@ func (s *Server) observe(api, mux http.Handler) http.Handler {
 			// the request on the hot path.
 			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, requestID: id}
 		next.ServeHTTP(sw, r)
 		status := sw.status
 		if status == 0 {
@@ -64,14 +64,15 @@ func (s *Server) routeClass(path string) string {
 // and keeps Flush and Hijack working for streams and WebSockets.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status    int
+	requestID string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	// 1xx other than 101 are interim (an upstream's 103 Early Hints); the
-	// final status comes later.
+	// 1xx other than 101 are interim; the final status comes later.
 	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
+		w.keepRequestID()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -79,8 +80,17 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.keepRequestID()
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// keepRequestID puts the request ID back if a handler cleared the header
+// map (ReverseProxy does after an upstream's 1xx answer).
+func (w *statusWriter) keepRequestID() {
+	if h := w.ResponseWriter.Header(); h["X-Request-Id"] == nil {
+		h["X-Request-Id"] = []string{w.requestID}
+	}
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

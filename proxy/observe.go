@@ -16,9 +16,15 @@ type observedWriter struct {
 }
 
 func (o *observedWriter) WriteHeader(code int) {
-	// 1xx other than 101 are interim (ReverseProxy forwards 103 Early
-	// Hints); the final status comes later.
-	if o.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+	// ReverseProxy passes on an upstream's interim 1xx answers (103 Early
+	// Hints, 102) with all their header fields, before modifyResponse could
+	// filter them. They are dropped: a script's API call has no use for
+	// them, and their fields (a Set-Cookie among them) would reach the
+	// browser unchecked. The final answer comes later.
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		return
+	}
+	if o.status == 0 {
 		o.status = code
 	}
 	o.ResponseWriter.WriteHeader(code)
