@@ -58,6 +58,7 @@ func newRecUpstream(t testing.TB, name string) *recUpstream {
 		u.seen = append(u.seen, seenRequest{Method: r.Method, RequestURI: r.RequestURI, Path: r.URL.Path, Header: r.Header.Clone()})
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		w.Header()["X-Request-Id"] = r.Header["X-Request-Id"] // echoed, as many services do
 		_ = json.NewEncoder(w).Encode(map[string]string{"upstream": name})
 	}))
 	t.Cleanup(u.srv.Close)
@@ -96,6 +97,7 @@ func TestAPIProxyHeaders(t *testing.T) {
 	hdr.Set("X-Forwarded-For", "203.0.113.9")
 	hdr.Set("X-Forwarded-Host", "evil.example")
 	hdr.Set("X-Forwarded-Proto", "http")
+	hdr.Set("X-Request-Id", "chosen-by-the-client")
 	resp, body := r.call(t, http.MethodGet, "/api/echo/items?page=2", hdr, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /api/echo/items = %d %s, want 200", resp.StatusCode, body)
@@ -136,6 +138,18 @@ func TestAPIProxyHeaders(t *testing.T) {
 	}
 	if strings.Contains(body, tok) {
 		t.Error("the response to the browser contains the access token")
+	}
+	// One request ID, the BFF's, from the browser through the access log
+	// to the upstream and back.
+	ids := resp.Header.Values("X-Request-Id")
+	if len(ids) != 1 || ids[0] == "chosen-by-the-client" {
+		t.Fatalf("response X-Request-Id = %q, want the BFF's one", ids)
+	}
+	if v := got.Header.Values("X-Request-Id"); !slices.Equal(v, ids) {
+		t.Errorf("upstream X-Request-Id = %q, want %q", v, ids)
+	}
+	if !strings.Contains(r.env.Logs.String(), `"request_id":"`+ids[0]+`"`) {
+		t.Errorf("no access line with request_id %s", ids[0])
 	}
 }
 

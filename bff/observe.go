@@ -15,15 +15,22 @@ import (
 // here) or to mux (everything else), and gives each request an ID (returned as X-Request-Id and shown on
 // error pages), counts it by route class and status, and writes one access
 // log line. The line has the path but never the query string (the callback's
-// carries the authorization code) nor any header value.
+// carries the authorization code) nor any header value. API calls pass the
+// ID on to the upstream.
 func (s *Server) observe(api, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		w.Header()["X-Request-Id"] = []string{id} // canonical already
+		ids := []string{id}
+		w.Header()["X-Request-Id"] = ids // canonical already
 		class := s.routeClass(r.URL.Path)
 		next := api
-		if class != "api" {
+		if class == "api" {
+			// The upstream logs the same ID (ReverseProxy copies the
+			// header; a client's own is replaced, it could not be trusted
+			// to be unique).
+			r.Header["X-Request-Id"] = ids
+		} else {
 			next = mux
 			// Handlers log the ID; the API path reads it back from the
 			// response header instead (see writeError), sparing a copy of

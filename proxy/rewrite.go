@@ -138,6 +138,9 @@ func (rt *route) modifyResponse(res *http.Response) error {
 	delete(hdr, "Access-Control-Expose-Headers")
 	delete(hdr, "Clear-Site-Data")
 	delete(hdr, "Alt-Svc")
+	// The request ID the browser sees is the BFF's, passed to the upstream
+	// with the request; an upstream's echo or its own would make two.
+	delete(hdr, "X-Request-Id")
 	rt.rewriteLocation(hdr)
 	if rt.mode == TokenUser || rt.mode == TokenUserOptional {
 		// CDNs obey their own cache headers over Cache-Control (RFC 9213):
