@@ -896,3 +896,47 @@ func TestAPIProxyEarlyHintsCountedByFinalStatus(t *testing.T) {
 		t.Errorf("access log should record 418, not 103:\n%s", logs)
 	}
 }
+
+// TestRequestIDFromTrustedProxy: behind a trusted proxy, its request ID
+// is the BFF's too (browser, access log, upstream), when well formed.
+func TestRequestIDFromTrustedProxy(t *testing.T) {
+	up := newRecUpstream(t, "echo")
+	r := newRig(t, harness.Options{Config: withConfig(
+		addRoute(bff.APIConfig{Prefix: "/api/echo/", Upstream: up.srv.URL, Token: "none"}),
+		func(c *bff.Config) { c.TrustedProxies = []string{"127.0.0.1/32", "::1/128"} },
+	)})
+	tests := []struct {
+		name  string
+		sent  []string
+		taken bool
+	}{
+		{"nginx request_id", []string{"3f2a9c0e1b4d4e8f9a7b6c5d4e3f2a1b"}, true},
+		{"with dots, colons, dashes, equals", []string{"Root=1-67891233:abc.def_ghi"}, true},
+		{"space", []string{"a b"}, false},
+		{"quote", []string{`a"b`}, false},
+		{"too long", []string{strings.Repeat("a", 129)}, false},
+		{"two values", []string{"one", "two"}, false},
+		{"empty", []string{""}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := r.call(t, http.MethodGet, "/api/echo/x", http.Header{"X-Request-Id": tt.sent}, nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d %s", resp.StatusCode, body)
+			}
+			ids := resp.Header.Values("X-Request-Id")
+			if len(ids) != 1 {
+				t.Fatalf("response X-Request-Id = %q, want one", ids)
+			}
+			if taken := ids[0] == tt.sent[0]; taken != tt.taken {
+				t.Errorf("response X-Request-Id = %q for %q: taken %v, want %v", ids[0], tt.sent, taken, tt.taken)
+			}
+			if v := up.last(t).Header.Values("X-Request-Id"); !slices.Equal(v, ids) {
+				t.Errorf("upstream X-Request-Id = %q, want %q", v, ids)
+			}
+			if !strings.Contains(r.env.Logs.String(), `"request_id":"`+ids[0]+`"`) {
+				t.Errorf("no access line with request_id %s", ids[0])
+			}
+		})
+	}
+}

@@ -20,7 +20,7 @@ import (
 func (s *Server) observe(api, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
+		id := s.requestID(r)
 		ids := []string{id}
 		w.Header()["X-Request-Id"] = ids // canonical already
 		class := s.routeClass(r.URL.Path)
@@ -52,6 +52,33 @@ func (s *Server) observe(api, mux http.Handler) http.Handler {
 			slog.Int("status", status), slog.Duration("duration", time.Since(start)),
 			slog.String("class", class), slog.String("ip", s.clientIP(r)))
 	})
+}
+
+// requestID is the ID a trusted proxy in front gave the request (one
+// X-Request-Id of up to 128 letters, digits and "._:-=", as nginx's
+// $request_id or a load balancer's), so that its logs match the BFF's, or
+// else a new one. A client's own is never taken: it could reuse another
+// request's ID to muddle the logs.
+func (s *Server) requestID(r *http.Request) string {
+	if len(s.trusted) > 0 {
+		if v := r.Header["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) && s.peerTrusted(r) {
+			return v[0]
+		}
+	}
+	return newRequestID()
+}
+
+func validRequestID(v string) bool {
+	if v == "" || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) routeClass(path string) string {

@@ -244,6 +244,17 @@ func (s *Server) clientIP(r *http.Request) string {
 	return host
 }
 
+// peerTrusted reports whether the request comes straight from a trusted
+// proxy.
+func (s *Server) peerTrusted(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && s.isTrusted(peer)
+}
+
 func (s *Server) isTrusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range s.trusted {
