@@ -13,12 +13,32 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
+// pageStyle is the provider pages' look: plain, and clearly another site
+// than the app (a user should see where they type their password).
+const pageStyle = `<style>
+:root{--bg:#eef1f6;--card:#fff;--text:#1c1f2a;--muted:#5f6577;--border:#d9dde7;--accent:#0f766e;--danger:#c62828;--danger-bg:#fdecea}
+@media (prefers-color-scheme:dark){:root{--bg:#101318;--card:#1a1e26;--text:#e7e9f0;--muted:#9aa0b4;--border:#2c3240;--accent:#2dd4bf;--danger:#ff6b6b;--danger-bg:#3a1d20}}
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;display:grid;place-items:center;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{width:min(24rem,calc(100vw - 2rem));background:var(--card);border:1px solid var(--border);border-radius:14px;padding:2rem;box-shadow:0 4px 16px rgba(20,24,40,.08)}
+.brand{margin:0 0 1.25rem;color:var(--accent);font-weight:600;font-size:.9rem;letter-spacing:.04em;text-transform:uppercase}
+h1{margin:0 0 1.25rem;font-size:1.5rem}
+label{display:block;margin:0 0 .35rem;font-weight:500;font-size:.95rem}
+input{width:100%;padding:.6rem .75rem;border:1px solid var(--border);border-radius:8px;background:transparent;color:inherit;font:inherit}
+input:focus{outline:2px solid var(--accent);outline-offset:1px}
+p{margin:0 0 1rem}
+button{width:100%;padding:.7rem;border:0;border-radius:8px;background:var(--accent);color:#fff;font:inherit;font-weight:600;cursor:pointer}
+[role=alert]{padding:.6rem .75rem;border-radius:8px;background:var(--danger-bg);color:var(--danger)}
+.hint{color:var(--muted);font-size:.85rem;margin:1rem 0 0}
+</style>`
+
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Sign in - devop</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">` + pageStyle + `</head>
 <body>
 <main>
+<p class="brand">devop · development provider</p>
 <h1>Sign in</h1>
 {{if .Error}}<p id="error" role="alert">{{.Error}}</p>{{end}}
 <form id="login" method="post" action="{{.Action}}">
@@ -29,6 +49,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <input id="password" name="password" type="password" autocomplete="current-password" required></p>
 <p><button id="submit" type="submit">Sign in</button></p>
 </form>
+<p class="hint">A provider for development and tests, not for real accounts.</p>
 </main>
 </body>
 </html>
@@ -82,8 +103,9 @@ func renderLogin(w http.ResponseWriter, status int, d loginData) {
 
 func serveLoggedOut(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = io.WriteString(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head>`+
-		`<body><h1 id="signed-out">You are signed out.</h1></body></html>`)
+	_, _ = io.WriteString(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title>`+
+		`<meta name="viewport" content="width=device-width, initial-scale=1">`+pageStyle+`</head>`+
+		`<body><main><p class="brand">devop · development provider</p><h1 id="signed-out">You are signed out.</h1></main></body></html>`)
 }
 
 // ErrLoginRejected is returned by [Provider.SignIn] when the login form
