@@ -9,17 +9,28 @@ import (
 // last seen under it. A hit needs the stored bytes to be identical, so it
 // never serves a stale record: it only saves decryption and decoding.
 //
-// A put races with a remove: a session deleted (logout) after its bytes were
-// read or written but before they were cached must not come back from the
-// cache. So a put carries the removal count seen before the store call,
-// and gives up if any removal happened since: removals are rare next to
+// An exclusive Manager trusts the cache without asking the store, so what
+// is put in it must never be older than the store. Two races matter:
+//   - a session deleted (logout) after its bytes were written but before
+//     they were cached must not come back: a written record is cached
+//     only if no session was removed since the write began;
+//   - bytes read before a concurrent write (a renewal that rotated the
+//     refresh token) must not land on top of the newer record: a read
+//     record is cached only if nothing was written or removed since the
+//     read began.
+//
+// Both are counted across all keys: writes and removals are rare next to
 // reads, and a put given up only costs a decryption later.
 type recordCache struct {
 	max      int
 	mu       sync.RWMutex
 	entries  map[string]cacheEntry
-	removals uint64
+	removals uint64 // sessions removed
+	changes  uint64 // sessions removed or written
 }
+
+// cacheEpoch is the cache's counts when a store call began.
+type cacheEpoch struct{ removals, changes uint64 }
 
 type cacheEntry struct {
 	raw []byte
@@ -36,22 +47,40 @@ func (c *recordCache) get(key string, raw []byte) *Record {
 	return nil
 }
 
-// epoch is the removal count, to be passed to put.
-func (c *recordCache) epoch() uint64 {
+// epoch is taken before a store call whose result is then cached.
+func (c *recordCache) epoch() cacheEpoch {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.removals
+	return cacheEpoch{c.removals, c.changes}
 }
 
-// put caches rec for raw under key unless something was removed since
-// epoch; then it drops key's entry instead, which may be older than raw.
-func (c *recordCache) put(key string, raw []byte, rec *Record, epoch uint64) {
+// putWritten caches rec, just written as raw under key, unless a session
+// was removed since ep; then it drops key's entry instead, which may be
+// older than raw.
+func (c *recordCache) putWritten(key string, raw []byte, rec *Record, ep cacheEpoch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.removals != epoch {
+	c.changes++
+	if c.removals != ep.removals {
 		delete(c.entries, key)
 		return
 	}
+	c.set(key, raw, rec)
+}
+
+// putRead caches rec, read as raw under key, unless anything was written
+// or removed since ep: the entry there now may be newer than raw.
+func (c *recordCache) putRead(key string, raw []byte, rec *Record, ep cacheEpoch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.changes != ep.changes {
+		return
+	}
+	c.set(key, raw, rec)
+}
+
+// set stores an entry; c.mu held.
+func (c *recordCache) set(key string, raw []byte, rec *Record) {
 	if c.entries == nil {
 		c.entries = make(map[string]cacheEntry)
 	}
@@ -66,10 +95,19 @@ func (c *recordCache) put(key string, raw []byte, rec *Record, epoch uint64) {
 	c.entries[key] = cacheEntry{raw: raw, rec: rec}
 }
 
+// drop forgets key's entry after the store was found not to hold it. It
+// is no removal for the counts: nothing stored is going away.
+func (c *recordCache) drop(key string) {
+	c.mu.Lock()
+	delete(c.entries, key)
+	c.mu.Unlock()
+}
+
 func (c *recordCache) remove(key string) {
 	c.mu.Lock()
 	delete(c.entries, key)
 	c.removals++
+	c.changes++
 	c.mu.Unlock()
 }
 

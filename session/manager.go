@@ -212,7 +212,7 @@ func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stor
 		return nil, false, fmt.Errorf("session: find: %w", err)
 	}
 	if !found {
-		m.cache.remove(key)
+		m.cache.drop(key)
 		return nil, false, nil
 	}
 	if rec := m.cache.get(key, b); rec != nil {
@@ -226,7 +226,7 @@ func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stor
 	if err := json.Unmarshal(plain, rec); err != nil {
 		return nil, true, nil
 	}
-	m.cache.put(key, b, rec, epoch)
+	m.cache.putRead(key, b, rec, epoch)
 	return rec, true, nil
 }
 
@@ -254,7 +254,7 @@ func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool
 			return ErrNotFound
 		}
 	}
-	m.cache.put(key, b, rec.Clone(), epoch) // rec stays the caller's; Load must not serve it
+	m.cache.putWritten(key, b, rec.Clone(), epoch) // rec stays the caller's; Load must not serve it
 	return nil
 }
 

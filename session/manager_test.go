@@ -695,6 +695,34 @@ func TestManagerUpdate(t *testing.T) {
 		}
 	})
 
+	// A read that lands before a renewal's save but is cached after it
+	// must not put the rotated-away refresh token back in the cache.
+	t.Run("read before a concurrent save does not shadow it", func(t *testing.T) {
+		e := newTestEnv(t, session.Config{})
+		tok, key := e.create(t, &session.Record{Subject: "alice", RefreshToken: "rt-1"})
+		m := e.manager(t, session.Config{Exclusive: true}, mustCipher(t, testKey(1))) // nothing cached yet
+		rotate := func() {
+			if _, err := m.Update(ctx, key, func(r *session.Record) (bool, error) {
+				r.RefreshToken = "rt-2"
+				return true, nil
+			}); err != nil {
+				t.Errorf("Update() = %v", err)
+			}
+		}
+		e.backend.afterCall.Store(&rotate) // right after Load's read of rt-1
+		_ = load(t, m, tok)
+		rec, err := m.Update(ctx, key, func(*session.Record) (bool, error) { return false, nil })
+		if err != nil {
+			t.Fatalf("Update() = %v", err)
+		}
+		if rec.RefreshToken != "rt-2" {
+			t.Errorf("Update() read RefreshToken %q, want rt-2 (what the store holds)", rec.RefreshToken)
+		}
+		if rec := load(t, m, tok); rec == nil || rec.RefreshToken != "rt-2" {
+			t.Errorf("Load() = %+v, want RefreshToken rt-2", rec)
+		}
+	})
+
 	// fn may use up ctx's deadline after the provider rotated the refresh
 	// token (a slow token exchange): the rotated token is still saved.
 	t.Run("saved after fn used up the deadline", func(t *testing.T) {
