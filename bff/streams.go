@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/bff-project/bff/session"
 )
 
 // defaultStreamCheckInterval bounds how long an API call (a WebSocket, an
@@ -24,9 +26,8 @@ type streams struct {
 }
 
 // boundCall is an API call's context, cancelled when the call's session
-// ends. It is bound to the session by [streams.bind] once the token source
-// found the session live, so an anonymous call on a user-optional route
-// (with a stale cookie) is never bound to a session that is gone.
+// ends. [Server.boundSession] binds it to its session when the route uses
+// the user's token.
 type boundCall struct {
 	context.Context
 	cancel context.CancelFunc
@@ -54,13 +55,14 @@ func (st *streams) begin(parent context.Context, token string) *boundCall {
 	return &boundCall{Context: ctx, cancel: cancel, token: token}
 }
 
-// bind ties the call whose context is ctx (if begun by begin) to the
-// session under key.
-func (st *streams) bind(ctx context.Context, key string) {
+// callFrom returns the call begun by begin that ctx belongs to, if any.
+func callFrom(ctx context.Context) (*boundCall, bool) {
 	call, ok := ctx.Value(boundCallKey{}).(*boundCall)
-	if !ok {
-		return
-	}
+	return call, ok
+}
+
+// bind ties call to the session under key.
+func (st *streams) bind(call *boundCall, key string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if call.key != "" {
@@ -77,12 +79,17 @@ func (st *streams) bind(ctx context.Context, key string) {
 	st.byKey[key] = call
 }
 
-func (st *streams) finish(call *boundCall) {
+// unbind undoes bind: the call turned out to have no live session.
+func (st *streams) unbind(call *boundCall) {
 	st.mu.Lock()
 	if call.key != "" {
 		st.unlink(call)
 	}
 	st.mu.Unlock()
+}
+
+func (st *streams) finish(call *boundCall) {
+	st.unbind(call)
 	call.cancel()
 }
 
@@ -123,6 +130,31 @@ func (st *streams) keys() []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// boundSession loads the session of an API call on a user route, binding
+// the call to it first: a logout that lands during the load then still
+// ends the call. A call without a live session (anonymous on a
+// user-optional route) is unbound again, so that it is not ended with a
+// session it never had.
+func (s *Server) boundSession(r *http.Request) (string, *session.Record, error) {
+	call, ok := callFrom(r.Context())
+	if !ok {
+		return s.currentSession(r)
+	}
+	if call.token == "" {
+		return "", nil, nil
+	}
+	key := session.StoreKey(call.token)
+	s.streams.bind(call, key)
+	rec, err := s.sessions.LoadKey(r.Context(), key)
+	if err != nil || rec == nil {
+		s.streams.unbind(call)
+	}
+	if err != nil {
+		return "", nil, errStoreDown(err)
+	}
+	return key, rec, nil
 }
 
 // trackStreams lets every API call that carries a session cookie be ended

@@ -31,7 +31,7 @@ func (s *Server) Token(r *http.Request, route *proxy.Route) (string, error) {
 	if route.Token == "client" {
 		return s.clientTokens.token(r.Context(), s, route)
 	}
-	key, rec, err := s.currentSession(r)
+	key, rec, err := s.boundSession(r)
 	if err != nil {
 		return "", err
 	}
@@ -41,7 +41,6 @@ func (s *Server) Token(r *http.Request, route *proxy.Route) (string, error) {
 		}
 		return "", errUnauthenticated
 	}
-	s.streams.bind(r.Context(), key)
 	tk := s.tokenKey(route)
 	if tok, ok := freshToken(rec, tk, time.Now()); ok {
 		return tok, nil

@@ -149,6 +149,7 @@ func TestUserAnswersKeptFromSharedCaches(t *testing.T) {
 		{TokenUser, "private, max-age=5", "private, max-age=5"},
 		{TokenUser, "public", "no-store"},
 		{TokenUser, `private="Authorization", max-age=600`, "private, max-age=600"},
+		{TokenUser, `private=, max-age=600`, "private, max-age=600"},
 		{TokenUser, `no-cache="Set-Cookie"`, `private, no-cache="Set-Cookie"`},
 		{TokenUserOptional, "public, max-age=600", "private, max-age=600"},
 		{TokenNone, "public, max-age=600", "public, max-age=600"},
@@ -221,7 +222,7 @@ func TestLocationOnUpstreamMappedBack(t *testing.T) {
 // TestUserAnswersKeptFromCDNs: CDNs obey their own cache headers over
 // Cache-Control, so those are dropped from answers on user routes.
 func TestUserAnswersKeptFromCDNs(t *testing.T) {
-	cdnHeaders := []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control", "Edge-Control"}
+	cdnHeaders := []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control", "Edge-Control", "X-Accel-Expires"}
 	be := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, h := range cdnHeaders {
 			w.Header().Set(h, "public, max-age=600")

@@ -143,10 +143,12 @@ func (rt *route) modifyResponse(res *http.Response) error {
 	delete(hdr, "X-Request-Id")
 	rt.rewriteLocation(hdr)
 	if rt.mode == TokenUser || rt.mode == TokenUserOptional {
-		// CDNs obey their own cache headers over Cache-Control (RFC 9213):
-		// none may store a per-user answer.
+		// CDNs obey their own cache headers over Cache-Control (RFC 9213),
+		// nginx's proxy_cache X-Accel-Expires: none may store a per-user
+		// answer.
 		for name := range hdr {
-			if name == "Surrogate-Control" || name == "Edge-Control" || strings.HasSuffix(name, "Cdn-Cache-Control") {
+			if name == "Surrogate-Control" || name == "Edge-Control" || name == "X-Accel-Expires" ||
+				strings.HasSuffix(name, "Cdn-Cache-Control") {
 				delete(hdr, name)
 			}
 		}
@@ -175,17 +177,18 @@ func privateCacheControl(cc []string) string {
 	for _, v := range cc {
 		for d := range strings.SplitSeq(v, ",") {
 			d = strings.TrimSpace(d)
-			name, arg, qualified := strings.Cut(strings.ToLower(d), "=")
+			name, _, qualified := strings.Cut(strings.ToLower(d), "=")
 			switch name {
 			case "", "public", "s-maxage", "proxy-revalidate":
 				continue
 			case "private":
-				if qualified && strings.TrimSpace(arg) != "" {
-					// private="Field" lets shared caches store the rest
-					// (RFC 9111 §5.2.2.7): the bare directive replaces it.
-					continue
-				}
+				// private="Field" lets shared caches store the rest (RFC
+				// 9111 §5.2.2.7): the bare directive replaces it, as it
+				// does an odd "private=".
 				private = true
+				if qualified {
+					d = "private"
+				}
 			case "no-store":
 				private = true
 			}

@@ -151,19 +151,26 @@ func (m *Manager) Load(ctx context.Context, token string) (key string, rec *Reco
 		return "", nil, nil
 	}
 	key = StoreKey(token)
-	rec, err = m.find(ctx, key)
+	rec, err = m.LoadKey(ctx, key)
+	return key, rec, err
+}
+
+// LoadKey is [Manager.Load] for a store key (the [StoreKey] of a session
+// cookie's value) the caller already has.
+func (m *Manager) LoadKey(ctx context.Context, key string) (*Record, error) {
+	rec, err := m.find(ctx, key)
 	if err != nil || rec == nil {
-		return key, nil, err
+		return nil, err
 	}
 	now := m.cfg.Now()
 	if !m.live(rec, now) {
 		m.forget(ctx, key, rec)
-		return key, nil, nil
+		return nil, nil
 	}
 	if now.Sub(rec.LastSeenAt) >= m.cfg.TouchInterval {
 		m.touch(ctx, key, now)
 	}
-	return key, rec, nil
+	return rec, nil
 }
 
 func (m *Manager) live(rec *Record, now time.Time) bool {
