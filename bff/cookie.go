@@ -36,7 +36,7 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 
 // sessionToken returns the session cookie's value, or "".
 func sessionToken(r *http.Request) string {
-	if call, ok := r.Context().Value(boundCallKey{}).(*boundCall); ok {
+	if call, ok := callFrom(r.Context()); ok {
 		return call.token // an API call: already read by trackStreams
 	}
 	c, err := r.Cookie(sessionCookieName)

@@ -60,8 +60,8 @@ func (s *Server) observe(api, mux http.Handler) http.Handler {
 // else a new one. A client's own is never taken: it could reuse another
 // request's ID to muddle the logs.
 func (s *Server) requestID(r *http.Request) string {
-	if len(s.trusted) > 0 {
-		if v := r.Header["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) && s.peerTrusted(r) {
+	if v := r.Header["X-Request-Id"]; len(s.trusted) > 0 && len(v) == 1 && validRequestID(v[0]) {
+		if _, trusted := s.peer(r); trusted {
 			return v[0]
 		}
 	}

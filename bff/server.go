@@ -41,7 +41,7 @@ type Server struct {
 	tokenKeys    sync.Map       // *proxy.Route -> its token's key in the session
 	background   sync.WaitGroup // revocations still under way
 	clientTokens clientTokens
-	streams      streams // open WebSockets and event streams, by session
+	streams      streams // API calls under way, by session
 	metrics      *metrics
 	limiter      *ipLimiter
 
@@ -223,12 +223,8 @@ func (s *Server) Ready(ctx context.Context) error {
 // clientIP is the TCP peer, or, when the peer is a trusted proxy, the
 // rightmost X-Forwarded-For address that is not itself a trusted proxy.
 func (s *Server) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !s.isTrusted(peer) {
+	host, trusted := s.peer(r)
+	if !trusted {
 		return host
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -244,15 +240,14 @@ func (s *Server) clientIP(r *http.Request) string {
 	return host
 }
 
-// peerTrusted reports whether the request comes straight from a trusted
-// proxy.
-func (s *Server) peerTrusted(r *http.Request) bool {
+// peer is the TCP peer's address, and whether it is a trusted proxy.
+func (s *Server) peer(r *http.Request) (host string, trusted bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	peer, err := netip.ParseAddr(host)
-	return err == nil && s.isTrusted(peer)
+	addr, err := netip.ParseAddr(host)
+	return host, err == nil && s.isTrusted(addr)
 }
 
 func (s *Server) isTrusted(a netip.Addr) bool {
