@@ -41,6 +41,9 @@ func (c Config) Audit() []string {
 			w = append(w, fmt.Sprintf("trusted_proxies[%d] trusts every address: any client can forge X-Forwarded-For and evade the login rate limit; list only your load balancers", i))
 		}
 	}
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Host != "" && !isLoopbackHost(u.Hostname()) && c.MetricsListen == "" {
+		w = append(w, "metrics_listen is not set: /metrics is served on listen to anyone who reaches the BFF; set metrics_listen to an address only your monitoring reaches")
+	}
 	if c.RateLimit.LoginPerMinute < 0 {
 		w = append(w, "rate_limit.login_per_minute is negative: the login and callback rate limit is off")
 	}

@@ -36,6 +36,8 @@ func TestAudit(t *testing.T) {
 		{"trust everyone", func(c *Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, "trusted_proxies[0] trusts every address"},
 		{"trust a subnet", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8"} }, ""},
 		{"rate limit off", func(c *Config) { c.RateLimit.LoginPerMinute = -1 }, "rate limit is off"},
+		{"metrics on the main listener", func(c *Config) { c.MetricsListen = "" }, "metrics_listen is not set"},
+		{"metrics on the main listener, local", func(c *Config) { c.MetricsListen, c.PublicURL = "", "http://localhost:8080" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,6 +38,12 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	if state == "" || !ok {
 		return errBadState
 	}
+	// Only a callback with a live flow costs a provider call; it is
+	// limited before the flow is spent, so a refused one can be retried.
+	if !s.allowSignIn(r, s.loginCallbacks) {
+		w.Header().Set("Retry-After", "60")
+		return errRateLimited
+	}
 	// The flow is spent whatever happens next.
 	delete(flows, state)
 	if err := s.login.write(w, r, sess, flows); err != nil {

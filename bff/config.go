@@ -151,6 +151,10 @@ type APIConfig struct {
 	Methods []string `yaml:"methods"`
 	// Timeout bounds the upstream's response headers. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// PassthroughCSP leaves this API's answers without the default
+	// Content-Security-Policy ("default-src 'none'; frame-ancestors 'none';
+	// sandbox") when they carry none of their own. Default false.
+	PassthroughCSP bool `yaml:"passthrough_csp"`
 }
 
 // SPAConfig describes the static single-page app.
@@ -182,11 +186,17 @@ type ServerConfig struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
-// RateLimitConfig limits /bff/login and /bff/callback per client IP.
+// RateLimitConfig limits sign-ins per client address (an IPv6 client by its
+// /64): starts at /bff/login and, counted apart, callbacks that carry a
+// live sign-in flow (each costs a token-endpoint call). Untrusted private
+// and loopback peers (a load balancer missing from TrustedProxies) are not
+// limited. Lower the defaults only when every client has its own address
+// and the provider's own limit per client is lower.
 type RateLimitConfig struct {
-	// LoginPerMinute is the sustained rate per IP. Default 30; 0 uses the
-	// default, a negative value disables the limit.
+	// LoginPerMinute is the sustained rate per address. Default 600; 0 uses
+	// the default, a negative value disables the limit.
 	LoginPerMinute int `yaml:"login_per_minute"`
-	// Burst default 10.
+	// Burst is how many sign-ins an address may make at once. Default 600,
+	// so a whole office behind one NAT can sign in within a minute.
 	Burst int `yaml:"burst"`
 }

@@ -64,6 +64,6 @@ func (c *Config) SetDefaults() {
 	setInt(&c.Server.MaxHeaderBytes, 64<<10)
 	setDuration(&c.Server.ShutdownTimeout, 20*time.Second)
 
-	setInt(&c.RateLimit.LoginPerMinute, 30)
-	setInt(&c.RateLimit.Burst, 10)
+	setInt(&c.RateLimit.LoginPerMinute, 600)
+	setInt(&c.RateLimit.Burst, 600)
 }

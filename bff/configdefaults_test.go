@@ -30,7 +30,7 @@ func TestSetDefaults(t *testing.T) {
 			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 			MaxHeaderBytes: 64 << 10, ShutdownTimeout: 20 * time.Second,
 		},
-		RateLimit: RateLimitConfig{LoginPerMinute: 30, Burst: 10},
+		RateLimit: RateLimitConfig{LoginPerMinute: 600, Burst: 600},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("SetDefaults() = %+v\nwant %+v", c, want)

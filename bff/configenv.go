@@ -15,7 +15,21 @@ import (
 // errNoSuchKey means an environment variable names no config key.
 var errNoSuchKey = errors.New("no such key")
 
-func applyEnv(cfg *Config, environ []string) error {
+// UnknownEnv lists the BFF_* variables in environ that name no config key
+// (BFF_CONFIG and BFF_TEST_* aside). They are not errors: Kubernetes puts
+// BFF_SERVICE_HOST, BFF_PORT, BFF_PORT_8080_TCP_ADDR and more into every
+// pod of a namespace with a Service named bff, and they must not stop
+// start-up. cmd/bff warns about them once and `bff check` lists them, so a
+// misspelt real key is still seen.
+func UnknownEnv(environ []string) []string {
+	var cfg Config
+	unknown, _ := applyEnv(&cfg, environ)
+	return unknown
+}
+
+// applyEnv sets the keys BFF_* variables name, and returns the variables
+// that name none.
+func applyEnv(cfg *Config, environ []string) (unknown []string, err error) {
 	type envVar struct{ name, value string }
 	var vars []envVar
 	for _, e := range environ {
@@ -31,14 +45,16 @@ func applyEnv(cfg *Config, environ []string) error {
 	var errs []error
 	for _, v := range vars {
 		err := setFromEnv(reflect.ValueOf(cfg).Elem(), strings.TrimPrefix(v.name, "BFF_"), v.value, v.name)
-		if errors.Is(err, errNoSuchKey) {
-			err = configErr(v.name, "unknown environment variable")
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, errNoSuchKey):
+			if !slices.Contains(unknown, v.name) {
+				unknown = append(unknown, v.name)
+			}
+		case err != nil:
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return unknown, errors.Join(errs...)
 }
 
 // setFromEnv sets the field of struct v that rest (an upper-cased key path

@@ -74,11 +74,6 @@ func TestLoadConfigEnvErrors(t *testing.T) {
 		wantKey string
 		want    string
 	}{
-		{"unknown variable", "BFF_LISTN=:1", "BFF_LISTN", "unknown environment variable"},
-		{"unknown nested", "BFF_OIDC_SECRET=" + secret, "BFF_OIDC_SECRET", "unknown environment variable"},
-		{"section, not value", "BFF_OIDC=x", "BFF_OIDC", "unknown environment variable"},
-		{"api unknown field", "BFF_APIS_0_FOO=x", "BFF_APIS_0_FOO", "unknown environment variable"},
-		{"api without index", "BFF_APIS_PREFIX=/x/", "BFF_APIS_PREFIX", "unknown environment variable"},
 		{"api index skips", "BFF_APIS_2_PREFIX=/x/", "BFF_APIS_2_PREFIX", "index 2 skips entries"},
 		{"bad duration", "BFF_OIDC_TIMEOUT=" + secret, "BFF_OIDC_TIMEOUT", "must be a duration"},
 		{"bad bool", "BFF_APIS_0_STRIP_PREFIX=" + secret, "BFF_APIS_0_STRIP_PREFIX", "must be true or false"},
@@ -100,9 +95,41 @@ func TestLoadConfigEnvErrors(t *testing.T) {
 		})
 	}
 	// Every bad variable is reported, not just the first.
-	_, err := LoadConfig("", []string{"BFF_A=1", "BFF_B=2", "BFF_LISTEN=:1"})
+	_, err := LoadConfig("", []string{"BFF_OIDC_TIMEOUT=x", "BFF_RATE_LIMIT_BURST=y", "BFF_LISTEN=:1"})
 	if got := len(configErrors(t, err)); got != 2 {
-		t.Errorf("LoadConfig(2 unknown variables) reported %d problems, want 2: %v", got, err)
+		t.Errorf("LoadConfig(2 bad variables) reported %d problems, want 2: %v", got, err)
+	}
+}
+
+// Issue 13: a Kubernetes Service named bff puts BFF_SERVICE_HOST, BFF_PORT,
+// BFF_PORT_8080_TCP_ADDR and more into every pod, and the BFF refused to
+// start. Variables that name no key are listed, never an error, and do not
+// stop the others from applying.
+func TestUnknownEnvIgnored(t *testing.T) {
+	const secret = "s3cr3t-XYZZY-value"
+	env := []string{
+		"BFF_SERVICE_HOST=10.0.0.7", "BFF_SERVICE_PORT=8080", "BFF_SERVICE_PORT_HTTP=8080", "BFF_PORT=tcp://10.0.0.7:8080",
+		"BFF_PORT_8080_TCP=tcp://10.0.0.7:8080", "BFF_PORT_8080_TCP_PROTO=tcp", "BFF_PORT_8080_TCP_PORT=8080",
+		"BFF_PORT_8080_TCP_ADDR=10.0.0.7", "BFF_APIS_SERVICE_HOST=10.0.0.8", "BFF_OIDC_SECRET=" + secret,
+		"BFF_OIDC=x", "BFF_APIS_0_FOO=x", "BFF_LISTEN=:1", "BFF_APIS_0_PREFIX=/api/a/", "BFF_CONFIG=/x.yaml", "BFF_TEST_REDIS=1",
+	}
+	cfg, err := LoadConfig("", env)
+	if err != nil {
+		t.Fatalf("LoadConfig() = %v, want no error", err)
+	}
+	if cfg.Listen != ":1" || len(cfg.APIs) != 1 || cfg.APIs[0].Prefix != "/api/a/" {
+		t.Errorf("LoadConfig() did not apply the known variables: listen %q, apis %+v", cfg.Listen, cfg.APIs)
+	}
+	want := []string{"BFF_APIS_0_FOO", "BFF_APIS_SERVICE_HOST", "BFF_OIDC", "BFF_OIDC_SECRET", "BFF_PORT",
+		"BFF_PORT_8080_TCP", "BFF_PORT_8080_TCP_ADDR", "BFF_PORT_8080_TCP_PORT", "BFF_PORT_8080_TCP_PROTO",
+		"BFF_SERVICE_HOST", "BFF_SERVICE_PORT", "BFF_SERVICE_PORT_HTTP"}
+	got := UnknownEnv(env)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("UnknownEnv() = %q, want %q", got, want)
+	}
+	if strings.Contains(strings.Join(got, " "), secret) {
+		t.Error("UnknownEnv() shows a value")
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 type ConfigError struct {
 	Key     string
 	Problem string
+	file    bool // the file itself could not be read or parsed
 }
 
 // Error returns "config: <key>: <problem>".
@@ -46,41 +47,83 @@ func configErr(key, format string, args ...any) error {
 // (BFF_OIDC_CLIENT_SECRET, BFF_SESSION_IDLE_TIMEOUT=90s); lists are
 // comma-separated, maps are "k=v,k2=v2", and list entries of sections are
 // addressed by index (BFF_APIS_0_UPSTREAM), which may extend the list by one
-// entry at a time. BFF_CONFIG and BFF_TEST_* are ignored; any other unknown
-// BFF_* variable is an error. Empty lists and maps are treated as unset.
+// entry at a time. BFF_* variables that name no key are ignored (see
+// [UnknownEnv]). Empty lists and maps are treated as unset.
+//
+// LoadConfig reports every problem it finds, not the first: on error the
+// returned Config holds everything that could be read, so that
+// [Config.Validate] can report the rest ([ConfigProblems] merges both). A
+// file that cannot be read or parsed is the one exception: its error comes
+// alone, with an empty Config.
 //
 // After a *_file key is read its value is in the matching field and the
 // *_file field is cleared, so the result can be marshalled and loaded again.
 // Every error is, or joins, *ConfigError values that never contain a secret.
 func LoadConfig(path string, environ []string) (Config, error) {
 	var cfg Config
+	var errs []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
+			return Config{}, &ConfigError{Key: path, Problem: err.Error(), file: true}
 		}
 		if err := decodeYAML(data, path, &cfg); err != nil {
-			return Config{}, err
+			var ce *ConfigError
+			if errors.As(err, &ce) && ce.file {
+				return Config{}, err
+			}
+			errs = append(errs, err)
 		}
 	}
-	if err := applyEnv(&cfg, environ); err != nil {
-		return Config{}, err
+	if _, err := applyEnv(&cfg, environ); err != nil {
+		errs = append(errs, err)
 	}
 	if err := cfg.ReadSecretFiles(); err != nil {
-		return Config{}, err
+		errs = append(errs, err)
 	}
 	normalizeEmpty(reflect.ValueOf(&cfg).Elem())
 	cfg.SetDefaults()
-	return cfg, nil
+	return cfg, errors.Join(errs...)
+}
+
+// ConfigProblems lists every problem of a configuration: loadErr (from
+// [LoadConfig]) first, then validation's (each of more, such as
+// [Config.Validate]'s error), leaving out a later problem for a key an
+// earlier one already named. When the file itself could not be read or
+// parsed, only that is reported: whatever else would be missing is missing
+// because of it.
+func ConfigProblems(loadErr error, more ...error) []error {
+	problems := flattenErrors(loadErr)
+	for _, p := range problems {
+		if ce, ok := p.(*ConfigError); ok && ce.file {
+			return problems
+		}
+	}
+	named := map[string]bool{}
+	for _, p := range problems {
+		if ce, ok := p.(*ConfigError); ok {
+			named[ce.Key] = true
+		}
+	}
+	for _, err := range more {
+		for _, p := range flattenErrors(err) {
+			if ce, ok := p.(*ConfigError); ok && named[ce.Key] {
+				continue
+			}
+			problems = append(problems, p)
+		}
+	}
+	return problems
 }
 
 // decodeYAML checks the document's shape against Config (to name every bad
-// key without quoting values, which yaml.v3's own errors do) and then decodes
-// it strictly.
+// key without quoting values, which yaml.v3's own errors do) and decodes
+// what fits: on problems, it still decodes every well-formed key, so that
+// validation can go on.
 func decodeYAML(data []byte, name string, cfg *Config) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // yaml.v3 must never take the process down
-			err = configErr(name, "invalid YAML")
+			err = &ConfigError{Key: name, Problem: "invalid YAML", file: true}
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -89,15 +132,19 @@ func decodeYAML(data []byte, name string, cfg *Config) (err error) {
 		if errors.Is(err, io.EOF) {
 			return nil // empty file or only comments
 		}
-		return configErr(name, "%s", cleanYAMLError(err))
+		return &ConfigError{Key: name, Problem: cleanYAMLError(err), file: true}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return configErr(name, "only one YAML document is allowed")
+		return &ConfigError{Key: name, Problem: "only one YAML document is allowed", file: true}
 	}
 	c := nodeChecker{file: name, seen: map[aliasKey]bool{}}
 	c.check(&doc, reflect.TypeFor[Config](), "")
 	if len(c.errs) > 0 {
+		// Decode leniently: unknown keys are skipped and ill-typed values
+		// left zero (yaml.v3 goes on after a type error). The checker has
+		// named both.
+		_ = doc.Decode(cfg)
 		return errors.Join(c.errs...)
 	}
 	strict := yaml.NewDecoder(bytes.NewReader(data))

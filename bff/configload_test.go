@@ -20,9 +20,10 @@ func testKey(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Rep
 // warn about.
 func validConfig() Config {
 	return Config{
-		PublicURL: "https://app.example.com",
-		OIDC:      OIDCConfig{Issuer: "https://idp.example.com", ClientID: "spa-bff", ClientSecret: "not-a-real-secret"},
-		Session:   SessionConfig{EncryptionKeys: []string{testKey(1), testKey(2)}},
+		PublicURL:     "https://app.example.com",
+		MetricsListen: "127.0.0.1:9090",
+		OIDC:          OIDCConfig{Issuer: "https://idp.example.com", ClientID: "spa-bff", ClientSecret: "not-a-real-secret"},
+		Session:       SessionConfig{EncryptionKeys: []string{testKey(1), testKey(2)}},
 		APIs: []APIConfig{
 			{Prefix: "/api/orders/", Upstream: "http://orders.internal:9001", Audience: "orders-api"},
 		},

@@ -17,7 +17,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rec == nil {
-		s.clearSessionCookie(w)
+		// Nothing to end. The cookie is left alone: a link on another
+		// site arrives without the SameSite=Strict cookie, and deleting
+		// the browser's cookie then would sign the user out in the browser
+		// while the session and its refresh token live on at the server.
 		http.Redirect(w, r, s.postLogoutURL, http.StatusFound)
 		return
 	}

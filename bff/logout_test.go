@@ -3,6 +3,7 @@ package bff_test
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -388,7 +389,90 @@ func TestLogoutWithoutSession(t *testing.T) {
 			if got := env.OP.Counts().Revocation; got != revocations {
 				t.Errorf("Counts().Revocation = %d, want %d (nothing to revoke)", got, revocations)
 			}
+			if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+				t.Errorf("Set-Cookie = %q, want none: a request without a session changes no cookie", c)
+			}
 		})
+	}
+}
+
+// Issue 13: a link to /bff/logout on another site arrives without the
+// SameSite=Strict cookie; deleting the browser's cookie then signed the
+// user out in the browser while the session and its refresh token lived
+// on at the server. Such a request changes nothing.
+func TestLogoutCrossSiteLinkChangesNothing(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	h := holdSession(t, env, harness.UserName, harness.UserPassword, "")
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		// What the browser sends for a cross-site navigation or form post:
+		// no cookie (SameSite=Strict), Sec-Fetch-Site cross-site.
+		req := newRequest(t, method, env.Default.URL+"/bff/logout?sid="+url.QueryEscape(h.user.Session.ID),
+			"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate")
+		resp, body := crossSite(t, h.Browser, req)
+		if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site %s /bff/logout = %d %.200s, want 302 or 403", method, resp.StatusCode, body)
+		}
+		if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+			t.Errorf("cross-site %s /bff/logout Set-Cookie = %q, want none", method, c)
+		}
+	}
+	if !h.signedIn(t) {
+		t.Error("the browser's session ended after cross-site logout links")
+	}
+	if h.Cookie(h.url, "__Host-bff") != h.cookie {
+		t.Error("the browser's session cookie changed")
+	}
+	if !h.refreshActive() {
+		t.Error("the session's refresh token was revoked")
+	}
+}
+
+// crossSite sends req as b would from another site under SameSite=Strict:
+// without b's cookies, but with any cookie the answer sets landing in b's
+// jar.
+func crossSite(t testing.TB, b *harness.Browser, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	client := *b.Client
+	client.Jar = setOnlyJar{b.Client.Jar}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// setOnlyJar stores what answers set and sends nothing.
+type setOnlyJar struct{ http.CookieJar }
+
+func (setOnlyJar) Cookies(*url.URL) []*http.Cookie { return nil }
+
+// Issue 13: HEAD /bff/logout skipped the sid guard and ended the session.
+// Only GET with the right sid and POST with X-CSRF end a session; every
+// other method is 405 and changes nothing.
+func TestLogoutOtherMethods(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	h := holdSession(t, env, harness.UserName, harness.UserPassword, "")
+	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions, "PURGE"} {
+		req := newRequest(t, method, env.Default.URL+"/bff/logout?sid="+url.QueryEscape(h.user.Session.ID), "X-CSRF", "1")
+		resp, body := h.Do(t, req)
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s /bff/logout = %d %.200s, want 405", method, resp.StatusCode, body)
+		}
+		if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+			t.Errorf("%s /bff/logout Set-Cookie = %q, want none", method, c)
+		}
+	}
+	if !h.signedIn(t) || !h.refreshActive() {
+		t.Fatal("a method other than GET and POST ended the session")
+	}
+	// Nor do the other state-changing GET endpoints answer HEAD.
+	for _, path := range []string{"/bff/login", "/bff/callback?state=x&code=y"} {
+		req := newRequest(t, http.MethodHead, env.Default.URL+path)
+		if resp, _ := h.Do(t, req); resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("HEAD %s = %d, want 405", path, resp.StatusCode)
+		}
 	}
 }
 

@@ -76,7 +76,7 @@ func newMetrics(version string) *metrics {
 			Name: "bff_session_store_errors_total", Help: "Session store call failures by operation.",
 		}, []string{"op"}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bff_rate_limited_total", Help: "Sign-in requests refused by the per-IP rate limit.",
+			Name: "bff_rate_limited_total", Help: "Sign-in starts and callbacks refused by the per-address rate limit.",
 		}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{

@@ -23,6 +23,9 @@ func (s *Server) observe(api, mux http.Handler) http.Handler {
 		id := s.requestID(r)
 		ids := []string{id}
 		w.Header()["X-Request-Id"] = ids // canonical already
+		if s.hsts != nil {
+			w.Header()["Strict-Transport-Security"] = s.hsts
+		}
 		class := s.routeClass(r.URL.Path)
 		next := api
 		if class == "api" {

@@ -110,23 +110,21 @@ func TestReadiness(t *testing.T) {
 	env.Default.Restart(t) // reopen so cleanup closes a live server
 }
 
-// /bff/login is limited per client IP: past the burst, 429 with
-// Retry-After, and the provider is not asked for anything.
-func TestLoginRateLimit(t *testing.T) {
-	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
-		c.RateLimit = bff.RateLimitConfig{LoginPerMinute: 1, Burst: 3}
-	}})
+// Issue 13: with metrics_listen set, the main listener must not serve
+// /metrics (nor the SPA in its place): the metrics are only on their own
+// listener.
+func TestMetricsOnlyOnMetricsListen(t *testing.T) {
+	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) { c.MetricsListen = "127.0.0.1:0" }})
 	b := env.NewBrowser()
-	for i := range 3 {
-		if resp, _ := b.Get(t, env.Default.URL+"/bff/login"); resp.StatusCode != http.StatusFound {
-			t.Fatalf("login %d = %d, want 302", i+1, resp.StatusCode)
+	for _, path := range []string{"/metrics", "/metrics/", "/metrics?x=1"} {
+		resp, body := b.Get(t, env.Default.URL+path)
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(body, "bff_build_info") || strings.Contains(body, "<html") {
+			t.Errorf("GET %s on the main listener = %d %.100q, want 404 without metrics or the SPA", path, resp.StatusCode, body)
 		}
 	}
-	resp, body := b.Get(t, env.Default.URL+"/bff/login")
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "rate_limited") {
-		t.Errorf("4th login = %d %q (Retry-After %q), want 429 rate_limited with Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
-	}
-	if resp, _ := b.Call(t, http.MethodGet, env.Default.URL+"/bff/user", nil); resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("/bff/user while login is limited = %d, want 401 (only sign-in is limited)", resp.StatusCode)
+	rec := httptest.NewRecorder()
+	env.Default.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "bff_build_info") {
+		t.Errorf("metrics handler = %d, want 200 with bff_build_info", rec.Code)
 	}
 }

@@ -9,6 +9,9 @@ import (
 // the login cookie (4 KiB, shared by the flows of several tabs).
 const maxReturnURL = 1024
 
+// maxDecodes is how many layers of percent-encoding a return URL may have.
+const maxDecodes = 8
+
 // safeReturnURL reports whether raw is a same-origin relative path the
 // browser can be sent back to after sign-in. It accepts only "/" followed by
 // a path (and optional query and fragment) that every browser resolves
@@ -16,8 +19,8 @@ const maxReturnURL = 1024
 // or scheme: "//host", "/\host" (browsers read "\" as "/"), "https://…",
 // "javascript:…", and any control character or whitespace, which browsers
 // strip before parsing ("/\t/evil.com" is "//evil.com"). Percent-encoded
-// forms are checked after decoding as well, because some servers in the
-// chain may decode once more.
+// forms are checked after every round of decoding until none changes
+// anything, because servers in the chain may decode once more, or again.
 func safeReturnURL(raw string) bool {
 	if raw == "" || len(raw) > maxReturnURL {
 		return false
@@ -31,8 +34,12 @@ func safeReturnURL(raw string) bool {
 			return false
 		}
 	}
-	for cand, i := raw, 0; i < 3; i++ {
-		if !safeLiteralPath(cand) {
+	// Decoded until nothing changes, however many layers: each hop that
+	// decodes once more must still find a path on our origin. Every round
+	// shortens the string, so this ends; maxDecodes only bounds the work
+	// for a hostile input, which is then refused.
+	for cand, i := raw, 0; ; i++ {
+		if !safeLiteralPath(cand) || i == maxDecodes {
 			return false
 		}
 		dec, err := url.PathUnescape(cand)

@@ -17,7 +17,7 @@ func (s *Server) buildHandler() error {
 		routes[i] = proxy.Route{
 			Prefix: a.Prefix, Upstream: a.Upstream, StripPrefix: a.StripPrefix, Methods: a.Methods,
 			Timeout: a.Timeout, Token: a.Token, Audience: a.Audience, Resource: a.Resource,
-			Scopes: a.Scopes, Exchange: a.Exchange,
+			Scopes: a.Scopes, Exchange: a.Exchange, PassthroughCSP: a.PassthroughCSP,
 		}
 	}
 	var err error
@@ -39,10 +39,15 @@ func (s *Server) buildHandler() error {
 	}
 
 	bff := http.NewServeMux()
-	limited := s.rateLimit
 	guarded := func(h http.HandlerFunc) http.Handler { return s.csrfGuard(h) }
-	bff.Handle("GET /bff/login", limited(http.HandlerFunc(s.handleLogin)))
-	bff.Handle("GET /bff/callback", limited(http.HandlerFunc(s.handleCallback)))
+	bff.Handle("GET /bff/login", s.limitLogins(http.HandlerFunc(s.handleLogin)))
+	bff.HandleFunc("GET /bff/callback", s.handleCallback)
+	// A GET pattern matches HEAD too. On the endpoints that change state
+	// (a sign-in flow, a spent state, an ended session) HEAD must not: link
+	// scanners and prefetchers send it, and it skips no guard of GET.
+	for _, p := range []string{"/bff/login", "/bff/callback", "/bff/logout"} {
+		bff.HandleFunc("HEAD "+p, s.handleBFFNotFound)
+	}
 	bff.Handle("GET /bff/user", guarded(s.handleUser))
 	bff.HandleFunc("GET /bff/logout", s.handleLogout)
 	bff.Handle("POST /bff/logout", guarded(s.handleLogout))
@@ -61,6 +66,13 @@ func (s *Server) buildHandler() error {
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	if s.cfg.MetricsListen == "" {
 		mux.Handle("GET /metrics", s.metrics.handler())
+	} else {
+		// Served on metrics_listen only; not the SPA's either.
+		notFound := func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", Description: "No such endpoint."})
+		}
+		mux.HandleFunc("/metrics", notFound)
+		mux.HandleFunc("/metrics/", notFound)
 	}
 	api := s.csrfGuard(s.trackStreams(s.proxy))
 	for _, rt := range s.proxy.Routes() {

@@ -32,6 +32,7 @@ type Server struct {
 	postLogoutURL string
 	sameSite      http.SameSite
 	trusted       []netip.Prefix
+	hsts          []string // Strict-Transport-Security of every answer; nil over http
 
 	provider     *provider
 	sessions     *session.Manager
@@ -43,7 +44,10 @@ type Server struct {
 	clientTokens clientTokens
 	streams      streams // API calls under way, by session
 	metrics      *metrics
-	limiter      *ipLimiter
+	// loginStarts and loginCallbacks limit sign-ins per client address;
+	// unlistedProxy warns once of a proxy missing from trusted_proxies.
+	loginStarts, loginCallbacks *loginLimiter
+	unlistedProxy               sync.Once
 
 	handler http.Handler
 	stop    context.CancelFunc
@@ -104,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.login = newLoginFlows(keys)
 	s.provider = s.newProvider()
-	s.limiter = newIPLimiter(cfg.RateLimit)
+	s.loginStarts, s.loginCallbacks = newLoginLimiter(cfg.RateLimit), newLoginLimiter(cfg.RateLimit)
 	if err := s.buildHandler(); err != nil {
 		backend.Close()
 		return nil, err
@@ -133,6 +137,12 @@ func (s *Server) parse() error {
 	}
 	if strings.HasPrefix(s.postLogoutURL, "/") {
 		s.postLogoutURL = s.publicURL.String() + s.postLogoutURL
+	}
+	if s.publicURL.Scheme == "https" {
+		// The origin's HSTS is the BFF's alone (an API's is dropped). No
+		// includeSubDomains: the BFF does not know the other hosts of its
+		// domain.
+		s.hsts = []string{"max-age=31536000"}
 	}
 	s.sameSite = http.SameSiteStrictMode
 	if strings.EqualFold(s.cfg.Session.SameSite, "lax") {

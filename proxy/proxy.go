@@ -89,6 +89,10 @@ type Route struct {
 	Scopes             []string
 	// Exchange is ExchangeRefresh (default, "") or ExchangeTokenExchange.
 	Exchange string
+	// PassthroughCSP leaves answers without a Content-Security-Policy of
+	// their own without one. Default false: they get
+	// [APIContentSecurityPolicy].
+	PassthroughCSP bool
 }
 
 // TokenSource gives the bearer token for one proxied request. The bff
@@ -223,15 +227,18 @@ func (h *Handler) match(path string) *route {
 // 504 gateway_timeout, or whatever Config.TokenError writes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.match(r.URL.Path)
+	// Every answer goes through observedWriter, observed or not: it is
+	// what keeps an upstream's interim 1xx answers, whose fields bypass
+	// the response filter, from the browser.
+	ow := &observedWriter{ResponseWriter: w}
 	if h.observe == nil {
-		h.serve(w, r, rt)
+		h.serve(ow, r, rt)
 		return
 	}
 	label := ""
 	if rt != nil {
 		label = rt.Prefix
 	}
-	ow := &observedWriter{ResponseWriter: w}
 	start := time.Now()
 	// Deferred so that a response aborted mid-body (ReverseProxy panics
 	// with http.ErrAbortHandler) is observed too.

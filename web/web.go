@@ -172,8 +172,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveIndex answers with index.html, for the SPA to route client-side.
+// serveIndex answers with index.html, for the SPA to route client-side,
+// unless the request is a script's call for data (see wantsData): a
+// client-side route is a page, and a 200 HTML page would be taken for an
+// API's answer to a path no route serves.
 func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" && wantsData(r) {
+		writeNotFoundJSON(w)
+		return
+	}
 	f, info, err := h.open(indexName)
 	if err != nil || !info.Mode().IsRegular() {
 		if err == nil {

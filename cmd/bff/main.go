@@ -35,6 +35,9 @@ import (
 var version = "dev"
 
 func main() {
+	// SIGHUP's default action ends the process: a `kill -HUP` meant as
+	// "reload", or a closed terminal, must not take the server down.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
@@ -108,19 +111,21 @@ func runServer(ctx context.Context, args, environ []string, stderr io.Writer) in
 	if !ok {
 		return 2
 	}
-	cfg, err := bff.LoadConfig(path, environ)
-	if err == nil {
-		cfg.SetDefaults()
-		err = cfg.Validate()
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, err) // one problem per line
+	cfg, loadErr := bff.LoadConfig(path, environ)
+	if problems := bff.ConfigProblems(loadErr, cfg.Validate()); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
 		return 2
 	}
 	logger, err := bff.NewLogger(cfg.Log, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if unknown := bff.UnknownEnv(environ); len(unknown) > 0 {
+		logger.Warn("ignoring environment variables that name no config key (Kubernetes sets some for a Service named bff; check the others for typos)",
+			"variables", strings.Join(unknown, ", "))
 	}
 	for _, w := range cfg.Audit() {
 		logger.Warn(w)
@@ -211,12 +216,12 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if !ok {
 		return 2
 	}
-	cfg, err := bff.LoadConfig(path, environ)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+	cfg, loadErr := bff.LoadConfig(path, environ)
+	checked, warnings := bff.Check(ctx, cfg)
+	problems := bff.ConfigProblems(loadErr, errors.Join(checked...))
+	for _, name := range bff.UnknownEnv(environ) {
+		warnings = append(warnings, name+" names no config key and is ignored (Kubernetes sets BFF_SERVICE_HOST, BFF_PORT and kin for a Service named bff; otherwise check it for a typo)")
 	}
-	problems, warnings := bff.Check(ctx, cfg)
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning: "+w)
 	}

@@ -169,13 +169,63 @@ func TestRunBadConfig(t *testing.T) {
 			}
 		})
 	}
-	t.Run("unknown env variable", func(t *testing.T) {
+}
+
+// Issue 13: a config with an unknown key and a missing oidc.issuer
+// reported only the unknown key. Both `bff check` and start-up report
+// every problem at once.
+func TestEveryProblemAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bff.yaml")
+	const cfg = `listne: ":1"
+public_url: https://app.example.com
+oidc:
+  client_id: c
+  client_secret: s
+  timeout: soon
+session:
+  encryption_keys: ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args     []string
+		wantCode int
+	}{
+		{[]string{"check", "-config", path}, 1},
+		{[]string{"-config", path}, 2},
+	} {
 		var out, errb bytes.Buffer
-		code := run(t.Context(), []string{"-config", writeConfig(t, "https://idp.example.com")}, []string{"BFF_LISTN=:1"}, &out, &errb)
-		if code != 2 || !strings.Contains(errb.String(), "config: BFF_LISTN: unknown environment variable") {
-			t.Errorf("exit = %d, stderr %q; want 2 naming BFF_LISTN", code, errb.String())
+		code := run(t.Context(), tt.args, []string{"BFF_SESSION_IDLE_TIMEOUT=later"}, &out, &errb)
+		if code != tt.wantCode {
+			t.Errorf("bff %s exit = %d, want %d", strings.Join(tt.args, " "), code, tt.wantCode)
 		}
-	})
+		for _, want := range []string{"config: listne: unknown key", "config: oidc.issuer: required",
+			"config: oidc.timeout: must be a duration", "config: BFF_SESSION_IDLE_TIMEOUT: must be a duration"} {
+			if !strings.Contains(errb.String(), want) {
+				t.Errorf("bff %s stderr lacks %q:\n%s", strings.Join(tt.args, " "), want, errb.String())
+			}
+		}
+	}
+}
+
+// Issue 13: the variables Kubernetes injects for a Service named bff
+// stopped start-up. They are warned about and listed by `bff check`.
+func TestKubernetesServiceVariables(t *testing.T) {
+	idp := discovery(t)
+	env := []string{"BFF_SERVICE_HOST=10.0.0.7", "BFF_PORT=tcp://10.0.0.7:8080", "BFF_PORT_8080_TCP_ADDR=10.0.0.7"}
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"check", "-config", writeConfig(t, idp.URL)}, env, &out, &errb); code != 0 {
+		t.Fatalf("bff check exit = %d, want 0; stderr:\n%s", code, errb.String())
+	}
+	for _, name := range []string{"BFF_SERVICE_HOST", "BFF_PORT", "BFF_PORT_8080_TCP_ADDR"} {
+		if !strings.Contains(errb.String(), "warning: "+name+" names no config key") {
+			t.Errorf("bff check stderr does not list %s:\n%s", name, errb.String())
+		}
+	}
+	if strings.Contains(errb.String(), "10.0.0.7") {
+		t.Errorf("bff check shows a variable's value:\n%s", errb.String())
+	}
 }
 
 func TestCheckCommand(t *testing.T) {

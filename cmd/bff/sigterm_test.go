@@ -72,13 +72,31 @@ server:
 	}
 
 	cmd := exec.Command(bin, "-config", cfgPath)
-	var stderr bytes.Buffer
+	// What Kubernetes injects for a Service named bff: warned about, not
+	// fatal (issue 13).
+	cmd.Env = append(os.Environ(), "BFF_SERVICE_HOST=10.0.0.7", "BFF_PORT=tcp://10.0.0.7:8080")
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
 	waitListening(t, addr)
+
+	// Issue 13: SIGHUP killed the process. It is ignored until reload
+	// exists: the server goes on serving.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz after SIGHUP = %v %v, want 200; stderr:\n%s", resp, err, stderr.String())
+	} else {
+		resp.Body.Close()
+	}
+	if !strings.Contains(stderr.String(), "BFF_PORT, BFF_SERVICE_HOST") {
+		t.Errorf("no warning naming the Kubernetes variables; stderr:\n%s", stderr.String())
+	}
 
 	type result struct {
 		status int
