@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/e2e/harness"
 	"github.com/bff-project/bff/e2e/sampleapi"
@@ -86,7 +87,7 @@ func (u *recUpstream) last(t testing.TB) seenRequest {
 // cookies or credentials.
 func TestAPIProxyHeaders(t *testing.T) {
 	up := newRecUpstream(t, "echo")
-	r := newRig(t, harness.Options{Config: addRoute(bff.APIConfig{
+	r := newRig(t, harness.Options{Config: addRoute(config.APIConfig{
 		Prefix: "/api/echo/", Upstream: up.srv.URL, StripPrefix: true, Audience: "orders-api", Scopes: []string{"orders.read"}})})
 	host := strings.TrimPrefix(r.url, "https://")
 
@@ -175,7 +176,7 @@ func TestAPIProxyAudiencePerRoute(t *testing.T) {
 			wantCalls: devop.Counts{Refresh: 1}},
 	}
 	wrongRoute := func(c *bff.Config) {
-		c.APIs = append(c.APIs, bff.APIConfig{Prefix: "/api/wrong/", Upstream: c.APIs[0].Upstream, StripPrefix: true,
+		c.APIs = append(c.APIs, config.APIConfig{Prefix: "/api/wrong/", Upstream: c.APIs[0].Upstream, StripPrefix: true,
 			Audience: "wrong-api", Scopes: []string{"orders.read"}})
 	}
 	r := newRig(t, harness.Options{Config: wrongRoute})
@@ -299,8 +300,8 @@ func TestAPIProxyTokenModes(t *testing.T) {
 	opt := newRecUpstream(t, "optional")
 	open := newRecUpstream(t, "open")
 	r := newRig(t, harness.Options{Config: withConfig(
-		addRoute(bff.APIConfig{Prefix: "/api/opt/", Upstream: opt.srv.URL, Token: "user-optional"}),
-		addRoute(bff.APIConfig{Prefix: "/api/open/", Upstream: open.srv.URL, Token: "none"}),
+		addRoute(config.APIConfig{Prefix: "/api/opt/", Upstream: opt.srv.URL, Token: "user-optional"}),
+		addRoute(config.APIConfig{Prefix: "/api/open/", Upstream: open.srv.URL, Token: "none"}),
 	)})
 	anon := r.env.NewBrowser()
 	tests := []struct {
@@ -544,7 +545,7 @@ func TestAPIProxyWebSocket(t *testing.T) {
 	upgraded := make(chan http.Header, 10)
 	ws := httptest.NewServer(wsEchoUpstream(upgraded))
 	t.Cleanup(ws.Close)
-	r := newRig(t, harness.Options{Config: addRoute(bff.APIConfig{
+	r := newRig(t, harness.Options{Config: addRoute(config.APIConfig{
 		Prefix: "/api/ws/", Upstream: ws.URL, StripPrefix: true, Audience: "orders-api", Scopes: []string{"orders.read"}})})
 	anon := r.env.NewBrowser()
 	cookie := r.sessionCookie(t)
@@ -692,7 +693,7 @@ func TestAPIProxyUploadStreamed(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"bytes": n, "sha256": hex.EncodeToString(h.Sum(nil))})
 	}))
 	t.Cleanup(upstream.Close)
-	r := newRig(t, harness.Options{Config: addRoute(bff.APIConfig{Prefix: "/api/upload/", Upstream: upstream.URL, StripPrefix: true})})
+	r := newRig(t, harness.Options{Config: addRoute(config.APIConfig{Prefix: "/api/upload/", Upstream: upstream.URL, StripPrefix: true})})
 
 	data := make([]byte, total)
 	for i := range data {
@@ -739,7 +740,7 @@ func TestAPIProxyPathTraversal(t *testing.T) {
 	const base = "/orders-base"
 	r := newRig(t, harness.Options{Config: func(c *bff.Config) {
 		c.APIs[0].Upstream = orders.srv.URL + base
-		c.APIs = append(c.APIs, bff.APIConfig{Prefix: "/api/admin/", Upstream: admin.srv.URL, Token: "none"})
+		c.APIs = append(c.APIs, config.APIConfig{Prefix: "/api/admin/", Upstream: admin.srv.URL, Token: "none"})
 	}})
 	// Control: a plain path is forwarded under the base path.
 	resp, body := r.call(t, http.MethodGet, "/api/orders/items/1", nil, nil)
@@ -868,7 +869,7 @@ func TestAPIProxyEarlyHintsCountedByFinalStatus(t *testing.T) {
 	}))
 	defer upstream.Close()
 	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
-		c.APIs = append(c.APIs, bff.APIConfig{Prefix: "/api/hints/", Upstream: upstream.URL, Token: "none"})
+		c.APIs = append(c.APIs, config.APIConfig{Prefix: "/api/hints/", Upstream: upstream.URL, Token: "none"})
 	}})
 	var interim []int
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
@@ -902,7 +903,7 @@ func TestAPIProxyEarlyHintsCountedByFinalStatus(t *testing.T) {
 func TestRequestIDFromTrustedProxy(t *testing.T) {
 	up := newRecUpstream(t, "echo")
 	r := newRig(t, harness.Options{Config: withConfig(
-		addRoute(bff.APIConfig{Prefix: "/api/echo/", Upstream: up.srv.URL, Token: "none"}),
+		addRoute(config.APIConfig{Prefix: "/api/echo/", Upstream: up.srv.URL, Token: "none"}),
 		func(c *bff.Config) { c.TrustedProxies = []string{"127.0.0.1/32", "::1/128"} },
 	)})
 	tests := []struct {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"time"
 
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/session"
 )
 
 // openBackend opens the configured session store.
-func openBackend(ctx context.Context, cfg SessionConfig) (session.Backend, error) {
+func openBackend(ctx context.Context, cfg config.SessionConfig) (session.Backend, error) {
 	switch cfg.Store {
 	case "redis":
 		return session.OpenRedis(ctx, session.RedisConfig{

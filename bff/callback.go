@@ -2,14 +2,13 @@ package bff
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
 	"time"
 
+	"github.com/bff-project/bff/bff/oidcclient"
 	"github.com/bff-project/bff/session"
-	"golang.org/x/oauth2"
 )
 
 var (
@@ -68,20 +67,18 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		// attacker can put in a link.
 		return errorf(http.StatusBadRequest, code, "Sign-in was not completed at the identity provider.", nil)
 	}
-	info, err := s.provider.get(ctx)
-	if err != nil {
-		return errProviderDown(err)
-	}
-	iss := q.Get("iss")
-	if (info.issParameter || iss != "") && iss != s.cfg.OIDC.Issuer {
+	switch err := s.provider.CheckIssuer(ctx, q.Get("iss")); {
+	case errors.Is(err, oidcclient.ErrIssuerMismatch):
 		// RFC 9207: a response from another issuer is a mix-up attack.
 		return errorf(http.StatusBadRequest, "invalid_issuer", "The sign-in response came from an unexpected identity provider.", nil)
+	case err != nil:
+		return errProviderDown(err)
 	}
 	code := q.Get("code")
 	if code == "" {
 		return errorf(http.StatusBadRequest, "invalid_request", "The sign-in response had no authorization code.", nil)
 	}
-	rec, err := s.exchangeCode(ctx, info, code, flow)
+	rec, err := s.exchangeCode(ctx, code, flow)
 	if err != nil {
 		return err
 	}
@@ -106,58 +103,31 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) exchangeCode(ctx context.Context, info *providerInfo, code string, flow loginFlow) (*session.Record, error) {
-	ctx, cancel := context.WithTimeout(s.provider.clientContext(ctx), s.cfg.OIDC.Timeout)
-	defer cancel()
-	tok, err := info.oauth2.Exchange(ctx, code, oauth2.VerifierOption(flow.Verifier))
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
-			return nil, errorf(http.StatusBadRequest, "invalid_grant",
-				"The sign-in could not be completed (the code was rejected). Please sign in again.", errors.New("code exchange: "+re.ErrorCode))
-		}
-		return nil, errProviderDown(errors.New("code exchange failed"))
-	}
-	rawID, _ := tok.Extra("id_token").(string)
-	if rawID == "" {
+// exchangeCode redeems the code and makes the new session's record.
+func (s *Server) exchangeCode(ctx context.Context, code string, flow loginFlow) (*session.Record, error) {
+	id, err := s.provider.Exchange(ctx, code, oidcclient.Verifier(flow.Verifier), oidcclient.Nonce(flow.Nonce))
+	switch {
+	case errors.Is(err, oidcclient.ErrInvalidGrant), errors.As(err, new(*oidcclient.TokenError)):
+		return nil, errorf(http.StatusBadRequest, "invalid_grant",
+			"The sign-in could not be completed (the code was rejected). Please sign in again.", err)
+	case errors.Is(err, oidcclient.ErrNoIDToken):
 		return nil, errorf(http.StatusBadGateway, "invalid_id_token", "The identity provider sent no ID token.", nil)
-	}
-	idt, err := info.verifier.Verify(ctx, rawID)
-	if err != nil {
+	case errors.Is(err, oidcclient.ErrInvalidIDToken):
 		return nil, errorf(http.StatusBadRequest, "invalid_id_token", "The identity provider's ID token did not verify.", err)
+	case err != nil:
+		return nil, errProviderDown(err)
 	}
-	if idt.Nonce != flow.Nonce {
-		return nil, errorf(http.StatusBadRequest, "invalid_id_token", "The identity provider's ID token did not verify.", errors.New("nonce mismatch"))
-	}
-	var claims json.RawMessage
-	var std struct {
-		SID string `json:"sid"`
-	}
-	if err := idt.Claims(&claims); err != nil {
-		return nil, errorf(http.StatusBadGateway, "invalid_id_token", "The identity provider's ID token could not be read.", err)
-	}
-	_ = json.Unmarshal(claims, &std)
-	expiry := tokenExpiry(tok)
 	return &session.Record{
-		Subject:      idt.Subject,
-		SID:          std.SID,
-		Claims:       claims,
-		IDToken:      session.Secret(rawID),
-		AccessToken:  session.Secret(tok.AccessToken),
-		AccessExpiry: expiry,
+		Subject:      id.Subject,
+		SID:          id.SID,
+		Claims:       id.Claims,
+		IDToken:      session.Secret(id.IDToken),
+		AccessToken:  session.Secret(id.AccessToken),
+		AccessExpiry: id.Expiry,
 		// Without it the sign-in token would count as due at once.
-		AccessRefreshAt: s.refreshAt(time.Now(), expiry),
-		RefreshToken:    session.Secret(tok.RefreshToken),
+		AccessRefreshAt: s.tokens.RefreshAt(time.Now(), id.Expiry),
+		RefreshToken:    session.Secret(id.RefreshToken),
 	}, nil
-}
-
-// tokenExpiry treats a token without expires_in as valid for five minutes,
-// so it is refreshed rather than trusted forever.
-func tokenExpiry(t *oauth2.Token) time.Time {
-	if t.Expiry.IsZero() {
-		return time.Now().Add(5 * time.Minute)
-	}
-	return t.Expiry
 }
 
 func truncate(s string, n int) string {

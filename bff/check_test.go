@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/bff-project/bff/bff/config"
 )
 
 // discoveryServer serves an OpenID discovery document whose issuer is the
@@ -168,4 +170,17 @@ func containsString(list []string, substr string) bool {
 		}
 	}
 	return false
+}
+
+// validConfig is a sound configuration for Check to start from.
+func validConfig() Config {
+	return Config{Config: config.Config{
+		PublicURL:     "https://app.example.com",
+		MetricsListen: "127.0.0.1:9090",
+		OIDC:          config.OIDCConfig{Issuer: "https://idp.example.com", ClientID: "spa-bff", ClientSecret: "not-a-real-secret"},
+		Session: config.SessionConfig{EncryptionKeys: []string{
+			"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+		}},
+		APIs: []config.APIConfig{{Prefix: "/api/orders/", Upstream: "http://orders.internal:9001", Audience: "orders-api"}},
+	}}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/e2e/harness"
 )
@@ -14,7 +15,7 @@ import (
 // clientRoute adds /api/client/: the orders sample API called with the
 // BFF's own client-credentials token.
 func clientRoute(c *bff.Config) {
-	c.APIs = append(c.APIs, bff.APIConfig{Prefix: "/api/client/", Upstream: c.APIs[0].Upstream, StripPrefix: true,
+	c.APIs = append(c.APIs, config.APIConfig{Prefix: "/api/client/", Upstream: c.APIs[0].Upstream, StripPrefix: true,
 		Token: "client", Audience: "orders-api", Scopes: []string{"orders.read"}})
 }
 

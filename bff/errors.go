@@ -8,6 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/bff-project/bff/bff/oidcclient"
+	"github.com/bff-project/bff/bff/tokens"
+	"github.com/bff-project/bff/proxy"
 )
 
 // HTTPError is an error with two audiences: Code, Status and Description go
@@ -63,10 +67,7 @@ type errorBody struct {
 // for top-level navigations (login, callback, logout). The cause is logged
 // with the request ID the user sees.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var he *HTTPError
-	if !errors.As(err, &he) {
-		he = errorf(http.StatusInternalServerError, "server_error", "Something went wrong.", err)
-	}
+	he := httpError(err)
 	status := he.HTTPStatus()
 	id := requestID(r.Context())
 	if id == "" {
@@ -118,3 +119,28 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <p style="color:#616e7c;font-size:.85rem">Error {{.Status}} · {{.Code}} · request {{.RequestID}}</p>
 </body></html>
 `))
+
+// httpError is the answer to err: its own when it is an *HTTPError, else
+// the one the other packages' errors stand for.
+func httpError(err error) *HTTPError {
+	var he *HTTPError
+	var te *oidcclient.TokenError
+	switch {
+	case errors.As(err, &he):
+		return he
+	case errors.Is(err, tokens.ErrUnauthenticated):
+		return errUnauthenticated
+	case errors.Is(err, tokens.ErrSessionEnded):
+		return errorf(http.StatusUnauthorized, "unauthenticated", "Your session has ended. Please sign in again.", err)
+	case errors.Is(err, tokens.ErrExchangeRefused):
+		return errorf(http.StatusForbidden, "token_exchange_refused",
+			"The identity provider refused an access token for this API.", err)
+	case errors.As(err, &te), errors.Is(err, proxy.ErrEmptyToken):
+		return errorf(http.StatusBadGateway, "token_unavailable", "An access token for this API could not be obtained.", err)
+	case errors.Is(err, oidcclient.ErrUnavailable):
+		return errProviderDown(err)
+	case errors.Is(err, tokens.ErrStore):
+		return errStoreDown(err)
+	}
+	return errorf(http.StatusInternalServerError, "server_error", "Something went wrong.", err)
+}

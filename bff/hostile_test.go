@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/harness"
 )
 
@@ -38,8 +39,8 @@ func TestHostileAPIAnswersAreInert(t *testing.T) {
 	api := hostileAPI(t)
 	r := newRig(t, harness.Options{Config: func(c *bff.Config) {
 		c.APIs = append(c.APIs,
-			bff.APIConfig{Prefix: "/api/hostile/", Upstream: api.URL, Token: "none"},
-			bff.APIConfig{Prefix: "/api/own-csp/", Upstream: api.URL, Token: "none", PassthroughCSP: true})
+			config.APIConfig{Prefix: "/api/hostile/", Upstream: api.URL, Token: "none"},
+			config.APIConfig{Prefix: "/api/own-csp/", Upstream: api.URL, Token: "none", PassthroughCSP: true})
 	}})
 	resp, _ := r.call(t, http.MethodGet, "/api/hostile/page", nil, nil)
 	h := resp.Header
@@ -73,7 +74,7 @@ func TestHostileAPIAnswersAreInert(t *testing.T) {
 // the API reached it unchanged through the BFF.
 func TestClientClaimsDoNotReachAPIs(t *testing.T) {
 	up := newRecUpstream(t, "echo")
-	r := newRig(t, harness.Options{Config: addRoute(bff.APIConfig{Prefix: "/api/echo/", Upstream: up.srv.URL, StripPrefix: true})})
+	r := newRig(t, harness.Options{Config: addRoute(config.APIConfig{Prefix: "/api/echo/", Upstream: up.srv.URL, StripPrefix: true})})
 	hdr := http.Header{}
 	for _, name := range []string{"X-Forwarded-User", "X-Auth-Request-User", "Remote-User", "Client-Ip", "X-Envoy-External-Address",
 		"X-Host", "X-Scheme", "X-Forwarded-Path", "X-Ms-Client-Principal-Name", "Impersonate-User", "X_Forwarded_Email"} {

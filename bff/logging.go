@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/bff-project/bff/bff/config"
 )
 
 // NewLogger returns a logger writing cfg.Format ("json", the default, or
@@ -18,8 +20,8 @@ import (
 // code_verifier, client_secret, logout_token, token, password or key, and
 // the same names inside http.Header and url.Values values. It does not look
 // inside other values or error strings: code must still never log secrets.
-func NewLogger(cfg LogConfig, w io.Writer) (*slog.Logger, error) {
-	level, err := parseLevel(cfg.Level)
+func NewLogger(cfg config.LogConfig, w io.Writer) (*slog.Logger, error) {
+	level, err := cfg.SlogLevel()
 	if err != nil {
 		return nil, err
 	}
@@ -33,19 +35,8 @@ func NewLogger(cfg LogConfig, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("bff: log format %q: want json or text", cfg.Format)
 }
 
-func parseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "", "info":
-		return slog.LevelInfo, nil
-	case "warn":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("bff: log level %q: want debug, info, warn or error", s)
-}
+// redactedValue replaces secrets in logs.
+const redactedValue = "[redacted]"
 
 // sensitiveKeys are attribute, header and parameter names whose values are
 // never logged, normalized by sensitiveKey.

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/bff-project/bff/bff/config"
 )
 
 func TestNewLoggerRedacts(t *testing.T) {
@@ -20,7 +22,7 @@ func TestNewLoggerRedacts(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
 			var buf bytes.Buffer
-			logger, err := NewLogger(LogConfig{Format: format, Level: "debug"}, &buf)
+			logger, err := NewLogger(config.LogConfig{Format: format, Level: "debug"}, &buf)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +52,7 @@ func TestNewLoggerRedacts(t *testing.T) {
 
 func TestNewLoggerFormatAndLevel(t *testing.T) {
 	var buf bytes.Buffer
-	logger, err := NewLogger(LogConfig{}, &buf) // defaults: json, info
+	logger, err := NewLogger(config.LogConfig{}, &buf) // defaults: json, info
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestNewLoggerFormatAndLevel(t *testing.T) {
 	}
 
 	buf.Reset()
-	logger, err = NewLogger(LogConfig{Format: "text", Level: "warn"}, &buf)
+	logger, err = NewLogger(config.LogConfig{Format: "text", Level: "warn"}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestNewLoggerFormatAndLevel(t *testing.T) {
 		t.Errorf("text logger at warn wrote %q", got)
 	}
 
-	for _, cfg := range []LogConfig{{Format: "xml"}, {Level: "verbose"}} {
+	for _, cfg := range []config.LogConfig{{Format: "xml"}, {Level: "verbose"}} {
 		if _, err := NewLogger(cfg, &buf); err == nil {
 			t.Errorf("NewLogger(%+v) = nil error", cfg)
 		}

@@ -2,7 +2,6 @@ package bff
 
 import (
 	"net/http"
-	"net/url"
 )
 
 // handleLogout ends the browser's session (RP-initiated logout). A GET must
@@ -39,27 +38,13 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, s.endSessionRedirect(r, string(rec.IDToken)), http.StatusFound)
 }
 
-// endSessionRedirect is the provider's end_session_endpoint with
-// id_token_hint, post_logout_redirect_uri and state (OpenID Connect
-// RP-Initiated Logout 1.0), or the post-logout URL when the provider has
-// no such endpoint or is unreachable. The ID token in this URL has no
-// further use: its session and refresh token are gone by now.
+// endSessionRedirect is the provider's end-session URL (RP-Initiated
+// Logout 1.0), or the post-logout URL when the provider has none or is
+// unreachable. The ID token in this URL has no further use: its session
+// and refresh token are gone by now.
 func (s *Server) endSessionRedirect(r *http.Request, idToken string) string {
-	info, err := s.provider.get(r.Context())
-	if err != nil || info.endSessionURL == "" {
-		return s.postLogoutURL
+	if u := s.provider.EndSessionURL(r.Context(), idToken, s.postLogoutURL); u != "" {
+		return u
 	}
-	u, err := url.Parse(info.endSessionURL)
-	if err != nil {
-		return s.postLogoutURL
-	}
-	q := u.Query()
-	if idToken != "" {
-		q.Set("id_token_hint", idToken)
-	}
-	q.Set("client_id", s.cfg.OIDC.ClientID)
-	q.Set("post_logout_redirect_uri", s.postLogoutURL)
-	q.Set("state", randomToken())
-	u.RawQuery = q.Encode()
-	return u.String()
+	return s.postLogoutURL
 }

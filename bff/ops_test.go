@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/harness"
 )
 
@@ -73,11 +74,11 @@ func TestReadiness(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
 	down := httptest.NewServer(http.NotFoundHandler()) // discovery answers 404
 	defer down.Close()
-	srv, err := bff.New(context.Background(), bff.Config{
+	srv, err := bff.New(context.Background(), bff.Config{Config: config.Config{
 		PublicURL: "https://app.example",
-		OIDC:      bff.OIDCConfig{Issuer: down.URL, ClientID: "c", ClientSecret: "s"},
-		Session:   bff.SessionConfig{Path: t.TempDir() + "/s.db", EncryptionKeys: []string{key}},
-	})
+		OIDC:      config.OIDCConfig{Issuer: down.URL, ClientID: "c", ClientSecret: "s"},
+		Session:   config.SessionConfig{Path: t.TempDir() + "/s.db", EncryptionKeys: []string{key}},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bff-project/bff/bff/config"
 	"golang.org/x/time/rate"
 )
 
@@ -40,7 +41,7 @@ type loginLimiter struct {
 // maxLimiterEntries bounds one generation of a loginLimiter.
 const maxLimiterEntries = 100_000
 
-func newLoginLimiter(cfg RateLimitConfig) *loginLimiter {
+func newLoginLimiter(cfg config.RateLimitConfig) *loginLimiter {
 	if cfg.LoginPerMinute < 0 {
 		return nil
 	}

@@ -4,12 +4,14 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/bff-project/bff/bff/config"
 )
 
 // The limiter's memory is bounded however many addresses a client uses,
 // and a bucket idle long enough to be full again is dropped.
 func TestLoginLimiterBounded(t *testing.T) {
-	l := newLoginLimiter(RateLimitConfig{LoginPerMinute: 60, Burst: 2})
+	l := newLoginLimiter(config.RateLimitConfig{LoginPerMinute: 60, Burst: 2})
 	l.max = 100
 	now := time.Unix(1e9, 0)
 	for i := range 10_000 {
@@ -20,7 +22,7 @@ func TestLoginLimiterBounded(t *testing.T) {
 		}
 	}
 	// A throttled address stays throttled within its window...
-	l = newLoginLimiter(RateLimitConfig{LoginPerMinute: 60, Burst: 2})
+	l = newLoginLimiter(config.RateLimitConfig{LoginPerMinute: 60, Burst: 2})
 	a := netip.MustParseAddr("203.0.113.1")
 	l.allow(a, now)
 	l.allow(a, now)

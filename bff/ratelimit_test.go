@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/harness"
 )
 
@@ -40,7 +41,7 @@ func TestLoginRateLimitDefaultAdmitsANAT(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
-				c.RateLimit = bff.RateLimitConfig{} // the defaults
+				c.RateLimit = config.RateLimitConfig{} // the defaults
 				c.TrustedProxies = tt.trusted
 			}})
 			b := env.NewBrowser()
@@ -57,7 +58,7 @@ func TestLoginRateLimitDefaultAdmitsANAT(t *testing.T) {
 // IPv6 clients in another /64, are not affected; one /64 is one client.
 func TestLoginRateLimitPerAddress(t *testing.T) {
 	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
-		c.RateLimit = bff.RateLimitConfig{LoginPerMinute: 1, Burst: 3}
+		c.RateLimit = config.RateLimitConfig{LoginPerMinute: 1, Burst: 3}
 		c.TrustedProxies = []string{"127.0.0.1"}
 	}})
 	b := env.NewBrowser()
@@ -93,7 +94,7 @@ func TestLoginRateLimitPerAddress(t *testing.T) {
 // use up the client's sign-ins.
 func TestLoginRateLimitCallbacks(t *testing.T) {
 	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) {
-		c.RateLimit = bff.RateLimitConfig{LoginPerMinute: 1, Burst: 1}
+		c.RateLimit = config.RateLimitConfig{LoginPerMinute: 1, Burst: 1}
 		c.TrustedProxies = []string{"127.0.0.1"}
 	}})
 	b := env.NewBrowser()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bff-project/bff/bff/config"
+	"github.com/bff-project/bff/bff/tokens"
 	"github.com/bff-project/bff/proxy"
 	"github.com/bff-project/bff/web"
 )
@@ -21,21 +23,34 @@ func (s *Server) buildHandler() error {
 		}
 	}
 	var err error
+	s.tokens, err = tokens.New(tokens.Config{
+		Sessions: s.sessions, Provider: s.provider, Routes: routes, LoadSession: s.boundSession,
+		RefreshSkew: s.cfg.OIDC.RefreshSkew, Timeout: s.cfg.OIDC.Timeout,
+		Refreshed: func(result string) { s.metrics.refreshes.WithLabelValues(result).Inc() },
+		Ended:     func(reason string) { s.metrics.sessionsEnded.WithLabelValues(reason).Inc() },
+		Revoke:    s.revokeToken,
+	})
+	if err != nil {
+		return err
+	}
 	s.proxy, err = proxy.New(proxy.Config{
 		Routes:         routes,
-		Tokens:         s,
+		Tokens:         s.tokens,
 		TrustedProxies: s.trusted,
 		PublicHost:     s.publicURL.Host,
 		Logger:         s.log,
 		TokenError:     s.writeError,
 		Observe:        s.observeProxy,
+		// API calls pass the anti-forgery check, then are bound to their
+		// session, so that ending it ends them.
+		Middleware: func(h http.Handler) http.Handler { return s.csrfGuard(s.trackStreams(h)) },
 	})
 	if err != nil {
-		return &ConfigError{Key: "apis", Problem: err.Error()}
+		return &config.Error{Key: "apis", Problem: err.Error()}
 	}
 	spa, err := web.New(web.Config{Dir: s.cfg.SPA.Dir, ContentSecurityPolicy: s.cfg.SPA.ContentSecurityPolicy, Logger: s.log})
 	if err != nil {
-		return &ConfigError{Key: "spa.dir", Problem: err.Error()}
+		return &config.Error{Key: "spa.dir", Problem: err.Error()}
 	}
 
 	bff := http.NewServeMux()
@@ -74,17 +89,13 @@ func (s *Server) buildHandler() error {
 		mux.HandleFunc("/metrics", notFound)
 		mux.HandleFunc("/metrics/", notFound)
 	}
-	api := s.csrfGuard(s.trackStreams(s.proxy))
 	for _, rt := range s.proxy.Routes() {
 		// Reached only for paths the proxy does not match itself, such as
 		// the prefix without its slash (the mux redirects).
-		mux.Handle(rt.Prefix, api)
+		mux.Handle(rt.Prefix, s.proxy)
 	}
 	mux.Handle("/", spa)
-	// API calls, the hot path, skip the ServeMux: the proxy matches
-	// prefixes itself and refuses dot segments and encoded separators, so
-	// the mux's path cleaning adds nothing there.
-	s.handler = s.observe(api, mux)
+	s.handler = s.observe(mux)
 	return nil
 }
 

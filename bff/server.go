@@ -1,27 +1,33 @@
-// Package bff is the backend-for-frontend: it signs users in with OpenID
-// Connect (authorization code + PKCE) as a confidential client, keeps their
-// tokens in an encrypted server-side session, and serves the /bff/* endpoints,
-// the API proxy and the SPA behind one opaque session cookie.
+// Package bff is the backend-for-frontend's HTTP surface: the /bff/*
+// endpoints (sign-in, callback, user, logout, back-channel logout, the
+// session manager), the middleware every request passes (request ID and
+// access log, anti-forgery, security headers, sign-in limits), and [New],
+// which wires the other packages together: bff/config for the
+// configuration, bff/oidcclient for the provider, session for the sessions,
+// bff/tokens for the tokens of API calls, proxy for the calls themselves and
+// web for the SPA. Handlers turn errors into answers in one place
+// (writeError).
+//
+// It holds no YAML parsing, no OAuth, OIDC or JOSE calls and no store
+// driver.
 package bff
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/bff-project/bff/bff/config"
+	"github.com/bff-project/bff/bff/oidcclient"
+	"github.com/bff-project/bff/bff/tokens"
 	"github.com/bff-project/bff/proxy"
 	"github.com/bff-project/bff/session"
-	"golang.org/x/oauth2"
-	"golang.org/x/sync/singleflight"
 )
 
 // Server is a configured BFF. It is safe for concurrent use.
@@ -34,16 +40,14 @@ type Server struct {
 	trusted       []netip.Prefix
 	hsts          []string // Strict-Transport-Security of every answer; nil over http
 
-	provider     *provider
-	sessions     *session.Manager
-	login        *loginFlows
-	proxy        *proxy.Handler
-	renewals     singleflight.Group
-	tokenKeys    sync.Map       // *proxy.Route -> its token's key in the session
-	background   sync.WaitGroup // revocations still under way
-	clientTokens clientTokens
-	streams      streams // API calls under way, by session
-	metrics      *metrics
+	provider   *oidcclient.Client
+	sessions   *session.Manager
+	tokens     *tokens.Manager
+	login      *loginFlows
+	proxy      *proxy.Handler
+	background sync.WaitGroup // revocations still under way
+	streams    streams        // API calls under way, by session
+	metrics    *metrics
 	// loginStarts and loginCallbacks limit sign-ins per client address;
 	// unlistedProxy warns once of a proxy missing from trusted_proxies.
 	loginStarts, loginCallbacks *loginLimiter
@@ -57,7 +61,7 @@ type Server struct {
 // New checks cfg, opens the session store and builds the HTTP surface. It
 // does not need the provider to be up: discovery is fetched in the
 // background and on first use, and /readyz reports it. Configuration
-// problems are returned as errors that errors.As finds as *ConfigError.
+// problems are returned as errors that errors.As finds as *config.Error.
 // Close releases the store.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.SetDefaults()
@@ -76,15 +80,47 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	keys := make([][]byte, len(cfg.Session.EncryptionKeys))
 	for i, k := range cfg.Session.EncryptionKeys {
-		keys[i], _ = ParseEncryptionKey(k) // Validate checked them
+		keys[i], _ = config.ParseEncryptionKey(k) // Validate checked them
 	}
+	if err := s.openSessions(ctx, keys); err != nil {
+		return nil, err
+	}
+	var err error
+	s.provider, err = oidcclient.New(oidcclient.Config{
+		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
+		AuthMethod: cfg.OIDC.TokenEndpointAuthMethod, RedirectURL: s.publicURL.String() + "/bff/callback",
+		Scopes: cfg.OIDC.Scopes, AuthParams: cfg.OIDC.AuthParams, Timeout: cfg.OIDC.Timeout, HTTPClient: cfg.HTTPClient,
+	})
+	if err == nil {
+		err = s.buildHandler()
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.login = newLoginFlows(keys)
+	s.loginStarts, s.loginCallbacks = newLoginLimiter(cfg.RateLimit), newLoginLimiter(cfg.RateLimit)
+	warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	go s.provider.Warm(warmCtx)
+	interval := cfg.StreamCheckInterval
+	if interval <= 0 {
+		interval = defaultStreamCheckInterval
+	}
+	go s.checkStreams(warmCtx, interval)
+	return s, nil
+}
+
+// openSessions opens the store and the session manager on it.
+func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
+	cfg := s.cfg
 	cipher, err := session.NewCipher(keys)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	backend, err := openBackend(ctx, cfg.Session)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.closers = append(s.closers, backend.Close)
 	s.sessions, err = session.NewManager(session.Config{
@@ -102,26 +138,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// A renewal holds the lock across one provider call.
 		LockTTL: cfg.OIDC.Timeout + 10*time.Second,
 	})
-	if err != nil {
-		backend.Close()
-		return nil, err
-	}
-	s.login = newLoginFlows(keys)
-	s.provider = s.newProvider()
-	s.loginStarts, s.loginCallbacks = newLoginLimiter(cfg.RateLimit), newLoginLimiter(cfg.RateLimit)
-	if err := s.buildHandler(); err != nil {
-		backend.Close()
-		return nil, err
-	}
-	warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.stop = stop
-	go s.provider.warm(warmCtx)
-	interval := cfg.StreamCheckInterval
-	if interval <= 0 {
-		interval = defaultStreamCheckInterval
-	}
-	go s.checkStreams(warmCtx, interval)
-	return s, nil
+	return err
 }
 
 // parse derives the values New needs from the (validated) configuration.
@@ -129,7 +146,13 @@ func (s *Server) parse() error {
 	var err error
 	s.publicURL, err = url.Parse(strings.TrimSuffix(s.cfg.PublicURL, "/"))
 	if err != nil {
-		return &ConfigError{Key: "public_url", Problem: err.Error()}
+		return &config.Error{Key: "public_url", Problem: err.Error()}
+	}
+	if s.publicURL.Scheme == "https" {
+		// The origin's HSTS is the BFF's alone (an API's is dropped). No
+		// includeSubDomains: the BFF does not know the other hosts of its
+		// domain.
+		s.hsts = []string{"max-age=31536000"}
 	}
 	s.postLogoutURL = s.cfg.OIDC.PostLogoutRedirectURL
 	if s.postLogoutURL == "" {
@@ -137,12 +160,6 @@ func (s *Server) parse() error {
 	}
 	if strings.HasPrefix(s.postLogoutURL, "/") {
 		s.postLogoutURL = s.publicURL.String() + s.postLogoutURL
-	}
-	if s.publicURL.Scheme == "https" {
-		// The origin's HSTS is the BFF's alone (an API's is dropped). No
-		// includeSubDomains: the BFF does not know the other hosts of its
-		// domain.
-		s.hsts = []string{"max-age=31536000"}
 	}
 	s.sameSite = http.SameSiteStrictMode
 	if strings.EqualFold(s.cfg.Session.SameSite, "lax") {
@@ -153,7 +170,7 @@ func (s *Server) parse() error {
 		if err != nil {
 			addr, aerr := netip.ParseAddr(p)
 			if aerr != nil {
-				return &ConfigError{Key: "trusted_proxies", Problem: fmt.Sprintf("%q is not an IP or CIDR", p)}
+				return &config.Error{Key: "trusted_proxies", Problem: "not an IP or CIDR"}
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}
@@ -162,43 +179,11 @@ func (s *Server) parse() error {
 	return nil
 }
 
-func (s *Server) newProvider() *provider {
-	client := s.cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: s.cfg.OIDC.Timeout}
-	}
-	if client.Timeout == 0 {
-		c := *client
-		c.Timeout = s.cfg.OIDC.Timeout
-		client = &c
-	}
-	scopes := s.cfg.OIDC.Scopes
-	if !slices.Contains(scopes, "openid") {
-		scopes = append([]string{"openid"}, scopes...)
-	}
-	style := oauth2.AuthStyleInHeader
-	if s.cfg.OIDC.TokenEndpointAuthMethod == "client_secret_post" {
-		style = oauth2.AuthStyleInParams
-	}
-	return &provider{
-		issuer: s.cfg.OIDC.Issuer,
-		client: client,
-		base: oauth2.Config{
-			ClientID:     s.cfg.OIDC.ClientID,
-			ClientSecret: s.cfg.OIDC.ClientSecret,
-			RedirectURL:  s.publicURL.String() + "/bff/callback",
-			Scopes:       scopes,
-		},
-		authStyle:  style,
-		retryAfter: 2 * time.Second,
-	}
-}
-
 // Handler is the whole HTTP surface: /bff/*, the API routes, /healthz,
-// /readyz, /metrics (unless Config.MetricsListen is set) and the SPA.
+// /readyz, /metrics (unless metrics_listen is set) and the SPA.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// MetricsHandler serves Prometheus metrics, for Config.MetricsListen.
+// MetricsHandler serves Prometheus metrics, for metrics_listen.
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
 
 // Close stops background work and releases the session store. Call it
@@ -224,48 +209,8 @@ func (s *Server) Ready(ctx context.Context) error {
 	if err := s.sessions.Backend().Ping(ctx); err != nil {
 		errs = append(errs, errors.New("session store unreachable"))
 	}
-	if !s.provider.loaded() {
+	if !s.provider.Ready() {
 		errs = append(errs, errors.New("provider discovery not loaded"))
 	}
 	return errors.Join(errs...)
-}
-
-// clientIP is the TCP peer, or, when the peer is a trusted proxy, the
-// rightmost X-Forwarded-For address that is not itself a trusted proxy.
-func (s *Server) clientIP(r *http.Request) string {
-	host, trusted := s.peer(r)
-	if !trusted {
-		return host
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if !s.isTrusted(a) {
-			return a.String()
-		}
-	}
-	return host
-}
-
-// peer is the TCP peer's address, and whether it is a trusted proxy.
-func (s *Server) peer(r *http.Request) (host string, trusted bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	return host, err == nil && s.isTrusted(addr)
-}
-
-func (s *Server) isTrusted(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range s.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/harness"
 )
 
@@ -27,8 +28,8 @@ func TestStreamsEndWithSession(t *testing.T) {
 	ws := httptest.NewServer(wsEchoUpstream(upgraded))
 	t.Cleanup(ws.Close)
 	r := newRig(t, harness.Options{Config: withConfig(
-		addRoute(bff.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL}),
-		addRoute(bff.APIConfig{Prefix: "/api/ws/", Upstream: ws.URL, StripPrefix: true}),
+		addRoute(config.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL}),
+		addRoute(config.APIConfig{Prefix: "/api/ws/", Upstream: ws.URL, StripPrefix: true}),
 		// Long, so that only the at-once path can pass within the
 		// test's bounds.
 		func(c *bff.Config) { c.StreamCheckInterval = time.Hour },
@@ -69,7 +70,7 @@ func TestAnonymousStreamNotBoundToStaleCookie(t *testing.T) {
 	ticks := httptest.NewServer(harness.TickUpstream())
 	t.Cleanup(ticks.Close)
 	r := newRig(t, harness.Options{Config: withConfig(
-		addRoute(bff.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL, Token: "user-optional"}),
+		addRoute(config.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL, Token: "user-optional"}),
 		func(c *bff.Config) { c.StreamCheckInterval = 50 * time.Millisecond },
 	)})
 	stale := r.sessionCookie(t)

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/e2e/harness"
 	"github.com/bff-project/bff/e2e/sampleapi"
-	"github.com/bff-project/bff/proxy"
 )
 
 // Shared helpers of tokens_test.go, apiproxy_test.go and clienttoken_test.go.
@@ -124,7 +124,7 @@ func withConfig(fns ...func(*bff.Config)) func(*bff.Config) {
 }
 
 // addRoute adds an API route to the config.
-func addRoute(a bff.APIConfig) func(*bff.Config) {
+func addRoute(a config.APIConfig) func(*bff.Config) {
 	return func(c *bff.Config) { c.APIs = append(c.APIs, a) }
 }
 
@@ -144,7 +144,7 @@ func signinRoute(t testing.TB) func(*bff.Config) {
 		}
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
-		c.APIs = append(c.APIs, bff.APIConfig{Prefix: "/api/signin/", Upstream: srv.URL, StripPrefix: true})
+		c.APIs = append(c.APIs, config.APIConfig{Prefix: "/api/signin/", Upstream: srv.URL, StripPrefix: true})
 	}
 }
 
@@ -568,28 +568,6 @@ func TestTokenInvalidGrantEndsSession(t *testing.T) {
 	}
 }
 
-// BenchmarkTokenFresh is the hot path: Server.Token for an audience token
-// the session already holds.
-func BenchmarkTokenFresh(b *testing.B) {
-	r := newRig(b, harness.Options{Config: func(c *bff.Config) { c.Logger = slog.New(slog.DiscardHandler) }})
-	route := &proxy.Route{Prefix: "/api/orders/", Token: proxy.TokenUser, Audience: "orders-api",
-		Scopes: []string{"orders.read"}, Exchange: proxy.ExchangeRefresh}
-	req := httptest.NewRequest(http.MethodGet, r.url+"/api/orders/x", nil)
-	req.AddCookie(&http.Cookie{Name: "__Host-bff", Value: r.sessionCookie(b)})
-	srv := r.env.Default.Server
-	first, err := srv.Token(req, route) // obtains it
-	if err != nil || first == "" {
-		b.Fatalf("Token() = %q, %v", first, err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		tok, err := srv.Token(req, route)
-		if err != nil || tok != first {
-			b.Fatalf("Token() = %v, want the cached token", err)
-		}
-	}
-}
-
 // BenchmarkProxiedCall is one whole API call through the BFF's handler
 // (session, token, proxy) to an upstream that answers at once.
 func BenchmarkProxiedCall(b *testing.B) {
@@ -600,7 +578,7 @@ func BenchmarkProxiedCall(b *testing.B) {
 	b.Cleanup(upstream.Close)
 	r := newRig(b, harness.Options{Config: withConfig(
 		func(c *bff.Config) { c.Logger = slog.New(slog.DiscardHandler) },
-		addRoute(bff.APIConfig{Prefix: "/api/bench/", Upstream: upstream.URL, StripPrefix: true,
+		addRoute(config.APIConfig{Prefix: "/api/bench/", Upstream: upstream.URL, StripPrefix: true,
 			Audience: "orders-api", Scopes: []string{"orders.read"}}),
 	)})
 	h := r.env.Default.Server.Handler()

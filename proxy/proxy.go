@@ -93,6 +93,10 @@ type Route struct {
 	// their own without one. Default false: they get
 	// [APIContentSecurityPolicy].
 	PassthroughCSP bool
+
+	// Index is the route's place in Config.Routes, set by [New], so that a
+	// TokenSource can keep what it works out per route in a slice.
+	Index int
 }
 
 // TokenSource gives the bearer token for one proxied request. The bff
@@ -143,6 +147,10 @@ type Config struct {
 	// TokenError writes the response when Tokens.Token fails (or returns
 	// ErrEmptyToken). Default: 502 {"error":"bad_gateway"}, logged.
 	TokenError func(w http.ResponseWriter, r *http.Request, err error)
+	// Middleware, when set, wraps each route's handler (see
+	// [Handler.ForPath]), for what must run before the proxy on API calls
+	// only: anti-forgery checks, binding the call to its session.
+	Middleware func(http.Handler) http.Handler
 	// Observe, when set, is called once per request the Handler serves,
 	// after it ends, with the route prefix ("" when no route matched), the
 	// status sent to the client (499 when the client went away first, 101
@@ -182,8 +190,13 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, rt := range routes {
+	for i, rt := range routes {
+		rt.Index = i
 		rt.rp = h.reverseProxy(rt, cfg.Transport)
+		rt.handler = http.Handler(routeHandler{h: h, rt: rt})
+		if cfg.Middleware != nil {
+			rt.handler = cfg.Middleware(rt.handler)
+		}
 	}
 	h.byConfig = routes
 	h.routes = sortByPrefixLen(routes)
@@ -198,6 +211,27 @@ func (h *Handler) Match(path string) (*Route, bool) {
 		return &rt.Route, true
 	}
 	return nil, false
+}
+
+// ForPath returns the handler of the route whose prefix is the longest one
+// path starts with (wrapped in Config.Middleware), or nil when no route
+// matches. A caller that routes requests itself matches once this way and
+// hands the request straight to that route; ServeHTTP does the same.
+func (h *Handler) ForPath(path string) http.Handler {
+	if rt := h.match(path); rt != nil {
+		return rt.handler
+	}
+	return nil
+}
+
+// routeHandler serves one matched route.
+type routeHandler struct {
+	h  *Handler
+	rt *route
+}
+
+func (rh routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rh.h.serveRoute(w, r, rh.rt)
 }
 
 // Routes returns a copy of the route table in configuration order, with
@@ -226,7 +260,15 @@ func (h *Handler) match(path string) *route {
 // 404 not_found, 400 invalid_path, 405 method_not_allowed, 502 bad_gateway,
 // 504 gateway_timeout, or whatever Config.TokenError writes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := h.match(r.URL.Path)
+	if rt := h.match(r.URL.Path); rt != nil {
+		rt.handler.ServeHTTP(w, r)
+		return
+	}
+	h.serveRoute(w, r, nil)
+}
+
+// serveRoute proxies r to rt, which ServeHTTP or ForPath matched.
+func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *route) {
 	// Every answer goes through observedWriter, observed or not: it is
 	// what keeps an upstream's interim 1xx answers, whose fields bypass
 	// the response filter, from the browser.

@@ -24,6 +24,7 @@ type route struct {
 	allowAll bool   // Methods empty
 	allow    string // Allow header for 405
 	rp       *httputil.ReverseProxy
+	handler  http.Handler // routeHandler in Config.Middleware
 }
 
 // allows reports whether method may be proxied on rt.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/e2e/sampleapi"
 )
@@ -49,7 +50,7 @@ func run() error {
 
 	publicURL := fmt.Sprintf("http://localhost:%d", *port)
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", *opPort)
-	secret, err := bff.GenerateKey() // a throwaway client secret
+	secret, err := config.GenerateKey() // a throwaway client secret
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func run() error {
 		{"orders", "orders-api", "orders.read", "refresh"},
 		{"profile", "profile-api", "profile.read", "token-exchange"},
 	}
-	var routes []bff.APIConfig
+	var routes []config.APIConfig
 	for _, a := range apis {
 		h, err := sampleapi.New(sampleapi.Config{Name: a.name, Issuer: issuer, Audience: a.audience, RequiredScope: a.scope})
 		if err != nil {
@@ -92,13 +93,13 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		routes = append(routes, bff.APIConfig{
+		routes = append(routes, config.APIConfig{
 			Prefix: "/api/" + a.name + "/", Upstream: "http://" + addr, StripPrefix: true,
 			Audience: a.audience, Scopes: []string{a.scope}, Exchange: a.exchange,
 		})
 	}
 
-	key, err := bff.GenerateKey()
+	key, err := config.GenerateKey()
 	if err != nil {
 		return err
 	}
@@ -108,14 +109,16 @@ func run() error {
 	}
 	defer os.RemoveAll(dir)
 	srv, err := bff.New(ctx, bff.Config{
-		Listen:    fmt.Sprintf("127.0.0.1:%d", *port),
-		PublicURL: publicURL,
-		OIDC: bff.OIDCConfig{
-			Issuer: issuer, ClientID: "spa-bff", ClientSecret: secret,
-			Scopes: []string{"openid", "profile", "email", "offline_access"},
+		Config: config.Config{
+			Listen:    fmt.Sprintf("127.0.0.1:%d", *port),
+			PublicURL: publicURL,
+			OIDC: config.OIDCConfig{
+				Issuer: issuer, ClientID: "spa-bff", ClientSecret: secret,
+				Scopes: []string{"openid", "profile", "email", "offline_access"},
+			},
+			Session: config.SessionConfig{Path: filepath.Join(dir, "sessions.db"), EncryptionKeys: []string{key}},
+			APIs:    routes,
 		},
-		Session: bff.SessionConfig{Path: filepath.Join(dir, "sessions.db"), EncryptionKeys: []string{key}},
-		APIs:    routes,
 		Logger:  logger,
 		Version: "demo",
 	})

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -56,7 +57,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "check":
 		return runCheck(ctx, args, environ, stdout, stderr)
 	case "keygen":
-		key, err := bff.GenerateKey()
+		key, err := config.GenerateKey()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -111,8 +112,8 @@ func runServer(ctx context.Context, args, environ []string, stderr io.Writer) in
 	if !ok {
 		return 2
 	}
-	cfg, loadErr := bff.LoadConfig(path, environ)
-	if problems := bff.ConfigProblems(loadErr, cfg.Validate()); len(problems) > 0 {
+	cfg, loadErr := config.Load(path, environ)
+	if problems := config.Problems(loadErr, cfg.Validate()); len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
 		}
@@ -123,29 +124,26 @@ func runServer(ctx context.Context, args, environ []string, stderr io.Writer) in
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if unknown := bff.UnknownEnv(environ); len(unknown) > 0 {
+	if unknown := config.UnknownEnv(environ); len(unknown) > 0 {
 		logger.Warn("ignoring environment variables that name no config key (Kubernetes sets some for a Service named bff; check the others for typos)",
 			"variables", strings.Join(unknown, ", "))
 	}
 	for _, w := range cfg.Audit() {
 		logger.Warn(w)
 	}
-	cfg.Logger = logger
-	cfg.Version = versionString()
-
 	// The server's own context outlives the shutdown signal, so background
 	// work keeps running while requests drain; it ends after Close.
 	srvCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	srv, err := bff.New(srvCtx, cfg)
+	srv, err := bff.New(srvCtx, bff.Config{Config: cfg, Logger: logger, Version: versionString()})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		if _, ok := errors.AsType[*bff.ConfigError](err); ok {
+		if _, ok := errors.AsType[*config.Error](err); ok {
 			return 2
 		}
 		return 1
 	}
-	code := serve(ctx, cfg, srv)
+	code := serve(ctx, cfg, logger, srv)
 	if err := srv.Close(); err != nil {
 		logger.Error("close", "err", err)
 		code = 1
@@ -156,8 +154,7 @@ func runServer(ctx context.Context, args, environ []string, stderr io.Writer) in
 // serve runs srv until ctx ends, then drains in-flight requests for
 // cfg.Server.ShutdownTimeout. ReadTimeout and WriteTimeout stay unset so
 // streams and WebSockets work; ReadHeaderTimeout bounds slow clients.
-func serve(ctx context.Context, cfg bff.Config, srv *bff.Server) int {
-	logger := cfg.Logger
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, srv *bff.Server) int {
 
 	errc := make(chan error, 2)
 	servers := []*http.Server{}
@@ -185,7 +182,7 @@ func serve(ctx context.Context, cfg bff.Config, srv *bff.Server) int {
 	}
 	code := 0
 	if ok {
-		logger.Info("bff started", "version", cfg.Version, "public_url", cfg.PublicURL)
+		logger.Info("bff started", "version", versionString(), "public_url", cfg.PublicURL)
 		select {
 		case <-ctx.Done():
 			logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
@@ -216,10 +213,10 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if !ok {
 		return 2
 	}
-	cfg, loadErr := bff.LoadConfig(path, environ)
-	checked, warnings := bff.Check(ctx, cfg)
-	problems := bff.ConfigProblems(loadErr, errors.Join(checked...))
-	for _, name := range bff.UnknownEnv(environ) {
+	cfg, loadErr := config.Load(path, environ)
+	checked, warnings := bff.Check(ctx, bff.Config{Config: cfg})
+	problems := config.Problems(loadErr, errors.Join(checked...))
+	for _, name := range config.UnknownEnv(environ) {
 		warnings = append(warnings, name+" names no config key and is ignored (Kubernetes sets BFF_SERVICE_HOST, BFF_PORT and kin for a Service named bff; otherwise check it for a typo)")
 	}
 	for _, w := range warnings {

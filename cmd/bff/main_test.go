@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine to write while
@@ -68,11 +68,11 @@ func discovery(t *testing.T) *httptest.Server {
 func writeConfig(t *testing.T, issuer string) string {
 	t.Helper()
 	dir := t.TempDir()
-	key, err := bff.GenerateKey()
+	key, err := config.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key2, _ := bff.GenerateKey()
+	key2, _ := config.GenerateKey()
 	cfg := `
 listen: "127.0.0.1:0"
 public_url: "http://localhost:8080"
@@ -112,7 +112,7 @@ func TestKeygen(t *testing.T) {
 	if !ok {
 		t.Errorf("bff keygen output %q does not end in a newline", out.String())
 	}
-	if _, err := bff.ParseEncryptionKey(key); err != nil {
+	if _, err := config.ParseEncryptionKey(key); err != nil {
 		t.Errorf("bff keygen printed %q: %v", key, err)
 	}
 }

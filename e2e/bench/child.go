@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 )
 
 // The child processes. The parent starts each with -serve MODE, writes a
@@ -175,34 +176,36 @@ func (b *bufferPool) Put(s []byte) {
 
 // benchRoutes are the BFF's API routes: two audiences on the upstream, the
 // second obtained by token exchange, as a typical deployment has.
-func benchRoutes(upstream string) []bff.APIConfig {
-	return []bff.APIConfig{
+func benchRoutes(upstream string) []config.APIConfig {
+	return []config.APIConfig{
 		{Prefix: "/api/orders/", Upstream: upstream, StripPrefix: true, Audience: "orders-api", Scopes: []string{"orders.read"}},
 		{Prefix: "/api/profile/", Upstream: upstream, StripPrefix: true, Audience: "profile-api", Scopes: []string{"profile.read"}, Exchange: "token-exchange"},
 	}
 }
 
 func startBFF(cfg childConfig, b bffChild, publicURL string) (*bff.Server, error) {
-	logger, err := bff.NewLogger(bff.LogConfig{Level: cfg.LogLevel}, io.Discard)
+	logger, err := bff.NewLogger(config.LogConfig{Level: cfg.LogLevel}, io.Discard)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	srv, err := bff.New(ctx, bff.Config{
-		PublicURL: publicURL,
-		OIDC: bff.OIDCConfig{
-			Issuer: cfg.Issuer, ClientID: clientID, ClientSecret: cfg.Secret,
-			Scopes: []string{"openid", "profile", "email", "offline_access"}, Timeout: 5 * time.Second,
+		Config: config.Config{
+			PublicURL: publicURL,
+			OIDC: config.OIDCConfig{
+				Issuer: cfg.Issuer, ClientID: clientID, ClientSecret: cfg.Secret,
+				Scopes: []string{"openid", "profile", "email", "offline_access"}, Timeout: 5 * time.Second,
+			},
+			Session: config.SessionConfig{
+				Store: b.Store, Path: b.BoltPath, RedisURL: b.RedisURL, RedisPrefix: b.RedisPrefix,
+				EncryptionKeys: []string{cfg.Key},
+			},
+			APIs:      benchRoutes(cfg.Upstream),
+			RateLimit: config.RateLimitConfig{LoginPerMinute: -1},
 		},
-		Session: bff.SessionConfig{
-			Store: b.Store, Path: b.BoltPath, RedisURL: b.RedisURL, RedisPrefix: b.RedisPrefix,
-			EncryptionKeys: []string{cfg.Key},
-		},
-		APIs:      benchRoutes(cfg.Upstream),
-		RateLimit: bff.RateLimitConfig{LoginPerMinute: -1},
-		Logger:    logger,
-		Version:   "bench",
+		Logger:  logger,
+		Version: "bench",
 	})
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/e2e/sampleapi"
 )
@@ -158,19 +159,21 @@ func Start(t testing.TB, opts Options) *Env {
 // BaseConfig is the configuration every instance starts from.
 func (e *Env) BaseConfig(publicURL, dbPath string) bff.Config {
 	return bff.Config{
-		PublicURL: publicURL,
-		OIDC: bff.OIDCConfig{
-			Issuer: e.OPURL, ClientID: ClientID, ClientSecret: ClientSecret,
-			Scopes:  []string{"openid", "profile", "email", "offline_access"},
-			Timeout: 3 * time.Second,
+		Config: config.Config{
+			PublicURL: publicURL,
+			OIDC: config.OIDCConfig{
+				Issuer: e.OPURL, ClientID: ClientID, ClientSecret: ClientSecret,
+				Scopes:  []string{"openid", "profile", "email", "offline_access"},
+				Timeout: 3 * time.Second,
+			},
+			Session: config.SessionConfig{Path: dbPath, EncryptionKeys: []string{e.Key}},
+			APIs: []config.APIConfig{
+				{Prefix: "/api/orders/", Upstream: e.APIs["orders"], StripPrefix: true, Audience: "orders-api", Scopes: []string{"orders.read"}},
+				{Prefix: "/api/profile/", Upstream: e.APIs["profile"], StripPrefix: true, Audience: "profile-api", Scopes: []string{"profile.read"}, Exchange: "token-exchange"},
+			},
+			RateLimit: config.RateLimitConfig{LoginPerMinute: -1},
 		},
-		Session: bff.SessionConfig{Path: dbPath, EncryptionKeys: []string{e.Key}},
-		APIs: []bff.APIConfig{
-			{Prefix: "/api/orders/", Upstream: e.APIs["orders"], StripPrefix: true, Audience: "orders-api", Scopes: []string{"orders.read"}},
-			{Prefix: "/api/profile/", Upstream: e.APIs["profile"], StripPrefix: true, Audience: "profile-api", Scopes: []string{"profile.read"}, Exchange: "token-exchange"},
-		},
-		RateLimit: bff.RateLimitConfig{LoginPerMinute: -1},
-		Logger:    slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 

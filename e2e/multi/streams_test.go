@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff"
+	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/harness"
 	"github.com/bff-project/bff/session/redistest"
 )
@@ -18,7 +19,7 @@ func TestStreamEndsWhenSessionEndsElsewhere(t *testing.T) {
 	t.Cleanup(ticks.Close)
 	const interval = 200 * time.Millisecond
 	c := startCluster(t, clusterOptions{redisURL: redistest.Server(t), config: func(cfg *bff.Config) {
-		cfg.APIs = append(cfg.APIs, bff.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL})
+		cfg.APIs = append(cfg.APIs, config.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL})
 		cfg.StreamCheckInterval = interval
 	}})
 	a, b := c.inst[0], c.inst[1]

@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func TestLoadConfigFiles(t *testing.T) {
+func TestLoadFiles(t *testing.T) {
 	secretFile := writeFile(t, "secret", "file-secret \n\n")
 	redisFile := writeFile(t, "redis", "redis://:pw@redis.internal:6379/0\n")
 	keysFile := writeFile(t, "keys", "# rotated 2025-01-01\n"+testKey(1)+"\n\n  "+testKey(2)+"  \n")
@@ -19,13 +19,13 @@ func TestLoadConfigFiles(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing")
 
 	t.Run("read", func(t *testing.T) {
-		cfg, err := LoadConfig("", []string{
+		cfg, err := Load("", []string{
 			"BFF_OIDC_CLIENT_SECRET_FILE=" + secretFile,
 			"BFF_SESSION_REDIS_URL_FILE=" + redisFile,
 			"BFF_SESSION_ENCRYPTION_KEYS_FILE=" + keysFile,
 		})
 		if err != nil {
-			t.Fatalf("LoadConfig() = %v", err)
+			t.Fatalf("Load() = %v", err)
 		}
 		want := SessionConfig{RedisURL: "redis://:pw@redis.internal:6379/0", EncryptionKeys: []string{testKey(1), testKey(2)}}
 		if got := cfg.OIDC.ClientSecret; got != "file-secret" {
@@ -59,12 +59,12 @@ func TestLoadConfigFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadConfig(writeFile(t, "bff.yaml", tt.yaml), tt.env)
+			_, err := Load(writeFile(t, "bff.yaml", tt.yaml), tt.env)
 			if err == nil {
-				t.Fatal("LoadConfig() = nil error")
+				t.Fatal("Load() = nil error")
 			}
 			if !hasProblem(t, err, tt.wantKey, tt.want) {
-				t.Errorf("LoadConfig() = %q, want %s: %s", err, tt.wantKey, tt.want)
+				t.Errorf("Load() = %q, want %s: %s", err, tt.wantKey, tt.want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"reflect"
@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func TestLoadConfigEnv(t *testing.T) {
+func TestLoadEnv(t *testing.T) {
 	const file = `
 listen: "127.0.0.1:1"
 oidc:
@@ -55,18 +55,18 @@ apis:
 	path := writeFile(t, "bff.yaml", file)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := LoadConfig(path, tt.env)
+			cfg, err := Load(path, tt.env)
 			if err != nil {
-				t.Fatalf("LoadConfig(%q) = %v", tt.env, err)
+				t.Fatalf("Load(%q) = %v", tt.env, err)
 			}
 			if !tt.check(cfg) {
-				t.Errorf("LoadConfig(%q) = %+v, check failed", tt.env, cfg)
+				t.Errorf("Load(%q) = %+v, check failed", tt.env, cfg)
 			}
 		})
 	}
 }
 
-func TestLoadConfigEnvErrors(t *testing.T) {
+func TestLoadEnvErrors(t *testing.T) {
 	const secret = "s3cr3t-XYZZY-value"
 	tests := []struct {
 		name    string
@@ -82,22 +82,22 @@ func TestLoadConfigEnvErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadConfig("", []string{tt.env})
+			_, err := Load("", []string{tt.env})
 			if err == nil {
-				t.Fatalf("LoadConfig(%q) = nil error", tt.env)
+				t.Fatalf("Load(%q) = nil error", tt.env)
 			}
 			if strings.Contains(err.Error(), secret) {
-				t.Errorf("LoadConfig() error %q contains the secret", err)
+				t.Errorf("Load() error %q contains the secret", err)
 			}
 			if !hasProblem(t, err, tt.wantKey, tt.want) {
-				t.Errorf("LoadConfig(%q) = %q, want %s: %s", tt.env, err, tt.wantKey, tt.want)
+				t.Errorf("Load(%q) = %q, want %s: %s", tt.env, err, tt.wantKey, tt.want)
 			}
 		})
 	}
 	// Every bad variable is reported, not just the first.
-	_, err := LoadConfig("", []string{"BFF_OIDC_TIMEOUT=x", "BFF_RATE_LIMIT_BURST=y", "BFF_LISTEN=:1"})
+	_, err := Load("", []string{"BFF_OIDC_TIMEOUT=x", "BFF_RATE_LIMIT_BURST=y", "BFF_LISTEN=:1"})
 	if got := len(configErrors(t, err)); got != 2 {
-		t.Errorf("LoadConfig(2 bad variables) reported %d problems, want 2: %v", got, err)
+		t.Errorf("Load(2 bad variables) reported %d problems, want 2: %v", got, err)
 	}
 }
 
@@ -113,12 +113,12 @@ func TestUnknownEnvIgnored(t *testing.T) {
 		"BFF_PORT_8080_TCP_ADDR=10.0.0.7", "BFF_APIS_SERVICE_HOST=10.0.0.8", "BFF_OIDC_SECRET=" + secret,
 		"BFF_OIDC=x", "BFF_APIS_0_FOO=x", "BFF_LISTEN=:1", "BFF_APIS_0_PREFIX=/api/a/", "BFF_CONFIG=/x.yaml", "BFF_TEST_REDIS=1",
 	}
-	cfg, err := LoadConfig("", env)
+	cfg, err := Load("", env)
 	if err != nil {
-		t.Fatalf("LoadConfig() = %v, want no error", err)
+		t.Fatalf("Load() = %v, want no error", err)
 	}
 	if cfg.Listen != ":1" || len(cfg.APIs) != 1 || cfg.APIs[0].Prefix != "/api/a/" {
-		t.Errorf("LoadConfig() did not apply the known variables: listen %q, apis %+v", cfg.Listen, cfg.APIs)
+		t.Errorf("Load() did not apply the known variables: listen %q, apis %+v", cfg.Listen, cfg.APIs)
 	}
 	want := []string{"BFF_APIS_0_FOO", "BFF_APIS_SERVICE_HOST", "BFF_OIDC", "BFF_OIDC_SECRET", "BFF_PORT",
 		"BFF_PORT_8080_TCP", "BFF_PORT_8080_TCP_ADDR", "BFF_PORT_8080_TCP_PORT", "BFF_PORT_8080_TCP_PROTO",

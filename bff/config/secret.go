@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"crypto/rand"
@@ -20,7 +20,7 @@ const redactedValue = "[redacted]"
 // session.redis_url_file, session.encryption_keys_file) into its matching
 // field and clears the *_file field. Trailing white space is trimmed; the
 // keys file holds one key per line, ignoring blank lines and "#" comments.
-// Setting both a value and its file is an error. [LoadConfig] calls it; call
+// Setting both a value and its file is an error. [Load] calls it; call
 // it yourself for a Config built in code. Calling it again does nothing.
 func (c *Config) ReadSecretFiles() error {
 	var errs []error

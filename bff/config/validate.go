@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 // This file holds Config.Validate: every problem that stops start-up.
 
 // Validate reports every problem in c at once, as an [errors.Join] of
-// *[ConfigError] values with full key paths; nil means c is usable. It
+// *[Error] values with full key paths; nil means c is usable. It
 // validates a copy with [Config.SetDefaults] applied, so unset fields are
-// fine. It does no I/O: *_file keys must have been read ([LoadConfig] or
+// fine. It does no I/O: *_file keys must have been read ([Load] or
 // [Config.ReadSecretFiles]). Problems name keys, never secret values.
 func (c Config) Validate() error {
 	c.SetDefaults()
@@ -101,7 +101,7 @@ func (v *validator) secret(key, value, file string) {
 	}
 }
 
-// fileKey checks key's *_file companion, which LoadConfig or
+// fileKey checks key's *_file companion, which Load or
 // ReadSecretFiles must have read and cleared: still set, it is a problem,
 // "not both" when key itself (hasValue) is set too. It reports whether it
 // added a problem.
@@ -112,7 +112,7 @@ func (v *validator) fileKey(key string, hasValue bool, file string) bool {
 	case hasValue:
 		v.add(key+"_file", "set %s or %s_file, not both", key, key)
 	default:
-		v.add(key+"_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+		v.add(key+"_file", "not read yet: Load or Config.ReadSecretFiles reads it")
 	}
 	return true
 }
@@ -142,7 +142,7 @@ func (v *validator) session(s SessionConfig) {
 		}
 	}
 	if s.RedisPasswordFile != "" {
-		v.add("session.redis_password_file", "not read yet: LoadConfig or Config.ReadSecretFiles reads it")
+		v.add("session.redis_password_file", "not read yet: Load or Config.ReadSecretFiles reads it")
 	}
 	if s.RedisTimeout < 0 {
 		v.add("session.redis_timeout", "must not be negative")
@@ -239,7 +239,7 @@ func (v *validator) rest(c Config) {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		v.add("log.format", "must be json or text")
 	}
-	if _, err := parseLevel(c.Log.Level); err != nil {
+	if _, err := c.Log.SlogLevel(); err != nil {
 		v.add("log.level", "must be debug, info, warn or error")
 	}
 	for _, t := range []struct {

@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"bytes"
@@ -171,9 +171,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("error line %q does not start with %q", line, "config: ")
 		}
 	}
-	var ce *ConfigError
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Errorf("errors.As(Validate(), *ConfigError) = false")
+		t.Errorf("errors.As(Validate(), *Error) = false")
 	}
 }
 

@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"os"
@@ -9,11 +9,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// FuzzLoadConfig checks that LoadConfig never panics on any YAML, and that a
+// FuzzLoad checks that Load never panics on any YAML, and that a
 // config it accepts and Validate passes survives a round trip: marshal with
 // yaml.v3, load again, get an equal Config.
-func FuzzLoadConfig(f *testing.F) {
-	example, err := os.ReadFile("../bff.example.yaml")
+func FuzzLoad(f *testing.F) {
+	example, err := os.ReadFile("../../bff.example.yaml")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -51,7 +51,7 @@ trusted_proxies: [10.0.0.0/8]
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := LoadConfig(path, nil)
+		cfg, err := Load(path, nil)
 		if err != nil {
 			return
 		}
@@ -66,9 +66,9 @@ trusted_proxies: [10.0.0.0/8]
 		if err := os.WriteFile(path, out, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		again, err := LoadConfig(path, nil)
+		again, err := Load(path, nil)
 		if err != nil {
-			t.Fatalf("LoadConfig(marshalled config) = %v\n%s", err, out)
+			t.Fatalf("Load(marshalled config) = %v\n%s", err, out)
 		}
 		if !reflect.DeepEqual(cfg, again) {
 			t.Errorf("round trip changed the config:\n got %+v\nwant %+v\nyaml:\n%s", again, cfg, out)

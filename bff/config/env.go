@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"cmp"
@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// This file applies BFF_* environment variables to a Config, for LoadConfig.
+// This file applies BFF_* environment variables to a Config, for Load.
 
 // errNoSuchKey means an environment variable names no config key.
 var errNoSuchKey = errors.New("no such key")

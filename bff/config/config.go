@@ -1,23 +1,25 @@
-package bff
+package config
 
 import (
+	"fmt"
 	"log/slog"
-	"net/http"
+	"strings"
 	"time"
 )
 
 // Config is the whole BFF configuration, as read from the YAML file named by
 // -config (or BFF_CONFIG) and overridden by BFF_* environment variables. See
-// [LoadConfig]. Field comments give each key's meaning and default; the yaml
-// tags are the contract names in DESIGN.md and must never be renamed.
+// [Load]. Field comments give each key's meaning and default; the yaml tags
+// are the contract names in DESIGN.md and must never be renamed.
 //
 // Config holds input only: parsed values (URLs, keys, routes) live in the
-// [Server] that [New] returns.
+// objects built from it, and the program's own dependencies (logger, HTTP
+// client) are given to bff.New beside it.
 type Config struct {
 	// Listen is the address the HTTP server binds. Default "127.0.0.1:8080".
 	Listen string `yaml:"listen"`
-	// MetricsListen, when set, serves /metrics on this address instead of
-	// Listen. Default "" (metrics on the main listener).
+	// MetricsListen, when set, serves /metrics on this address only; Listen
+	// then answers 404 for it. Default "" (metrics on the main listener).
 	MetricsListen string `yaml:"metrics_listen"`
 	// PublicURL is the origin the browser uses, e.g. "https://app.example.com".
 	// The callback is PublicURL + "/bff/callback". Required.
@@ -34,18 +36,6 @@ type Config struct {
 	Log       LogConfig       `yaml:"log"`
 	Server    ServerConfig    `yaml:"server"`
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
-
-	// Logger receives every log line. If nil, slog.Default() is used.
-	Logger *slog.Logger `yaml:"-"`
-	// HTTPClient makes every call to the provider. If nil, a client with
-	// OIDC.Timeout and a tuned transport is used.
-	HTTPClient *http.Client `yaml:"-"`
-	// Version is reported by /readyz and the version metric. Set by cmd/bff.
-	Version string `yaml:"-"`
-	// StreamCheckInterval is how often open WebSockets and event streams
-	// are checked against the store, so that a session ended on another
-	// instance, or expired, closes them. Default 10s; tests shorten it.
-	StreamCheckInterval time.Duration `yaml:"-"`
 }
 
 // OIDCConfig describes the OpenID provider and this confidential client.
@@ -171,6 +161,21 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 	// Level is "debug", "info" (default), "warn" or "error".
 	Level string `yaml:"level"`
+}
+
+// SlogLevel is Level as a slog.Level.
+func (c LogConfig) SlogLevel() (slog.Level, error) {
+	switch strings.ToLower(c.Level) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("config: log level %q: want debug, info, warn or error", c.Level)
 }
 
 // ServerConfig bounds the HTTP server.

@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"bytes"
@@ -40,22 +40,22 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-// configErrors lists the *ConfigError leaves of err; it fails the test on
+// configErrors lists the *Error leaves of err; it fails the test on
 // any other kind of error.
-func configErrors(t *testing.T, err error) []*ConfigError {
+func configErrors(t *testing.T, err error) []*Error {
 	t.Helper()
-	var out []*ConfigError
+	var out []*Error
 	for _, e := range flattenErrors(err) {
-		var ce *ConfigError
+		var ce *Error
 		if !errors.As(e, &ce) {
-			t.Fatalf("error %q is not a *ConfigError", e)
+			t.Fatalf("error %q is not a *Error", e)
 		}
 		out = append(out, ce)
 	}
 	return out
 }
 
-// hasProblem reports whether err holds a *ConfigError for key whose problem
+// hasProblem reports whether err holds a *Error for key whose problem
 // contains want.
 func hasProblem(t *testing.T, err error, key, want string) bool {
 	t.Helper()
@@ -67,16 +67,16 @@ func hasProblem(t *testing.T, err error, key, want string) bool {
 	return false
 }
 
-func TestLoadConfigExample(t *testing.T) {
+func TestLoadExample(t *testing.T) {
 	// The example names secret files under /run/secrets; point the same keys
 	// at temporary files through the environment.
 	env := []string{
 		"BFF_OIDC_CLIENT_SECRET_FILE=" + writeFile(t, "secret", "example-client-secret\n"),
 		"BFF_SESSION_ENCRYPTION_KEYS_FILE=" + writeFile(t, "keys", "# current\n"+testKey(7)+"\n\n# previous\n"+testKey(8)+"\n"),
 	}
-	cfg, err := LoadConfig("../bff.example.yaml", env)
+	cfg, err := Load("../../bff.example.yaml", env)
 	if err != nil {
-		t.Fatalf("LoadConfig(example) = %v", err)
+		t.Fatalf("Load(example) = %v", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("Validate(example) = %v", err)
@@ -104,7 +104,7 @@ func TestLoadConfigExample(t *testing.T) {
 // TestExampleUsesEveryKey fails when a key is added to Config but not to
 // bff.example.yaml (set or commented out).
 func TestExampleUsesEveryKey(t *testing.T) {
-	data, err := os.ReadFile("../bff.example.yaml")
+	data, err := os.ReadFile("../../bff.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestExampleUsesEveryKey(t *testing.T) {
 	walk(reflect.TypeFor[Config](), "")
 }
 
-func TestLoadConfigYAMLErrors(t *testing.T) {
+func TestLoadYAMLErrors(t *testing.T) {
 	const secret = "s3cr3t-XYZZY-value"
 	tests := []struct {
 		name     string
@@ -157,12 +157,12 @@ func TestLoadConfigYAMLErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeFile(t, "bff.yaml", tt.yaml)
-			_, err := LoadConfig(path, nil)
+			_, err := Load(path, nil)
 			if err == nil {
-				t.Fatalf("LoadConfig() = nil error, want %q", tt.wantText)
+				t.Fatalf("Load() = nil error, want %q", tt.wantText)
 			}
 			if strings.Contains(err.Error(), secret) {
-				t.Errorf("LoadConfig() error %q contains the secret", err)
+				t.Errorf("Load() error %q contains the secret", err)
 			}
 			wantKey := tt.wantKey
 			if wantKey == "" {
@@ -170,23 +170,23 @@ func TestLoadConfigYAMLErrors(t *testing.T) {
 			}
 			want := strings.ReplaceAll(tt.wantText, "FILE", path)
 			if !hasProblem(t, err, wantKey, want) {
-				t.Errorf("LoadConfig() = %q, want a problem for %s containing %q", err, wantKey, want)
+				t.Errorf("Load() = %q, want a problem for %s containing %q", err, wantKey, want)
 			}
 		})
 	}
 }
 
-func TestLoadConfigEmpty(t *testing.T) {
+func TestLoadEmpty(t *testing.T) {
 	for _, content := range []string{"", "# only a comment\n", "---\n"} {
-		cfg, err := LoadConfig(writeFile(t, "bff.yaml", content), nil)
+		cfg, err := Load(writeFile(t, "bff.yaml", content), nil)
 		if err != nil {
-			t.Fatalf("LoadConfig(%q) = %v", content, err)
+			t.Fatalf("Load(%q) = %v", content, err)
 		}
 		if got, want := cfg.Listen, "127.0.0.1:8080"; got != want {
-			t.Errorf("LoadConfig(%q).Listen = %q, want %q", content, got, want)
+			t.Errorf("Load(%q).Listen = %q, want %q", content, got, want)
 		}
 	}
-	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
-		t.Error("LoadConfig(missing file) = nil error")
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
+		t.Error("Load(missing file) = nil error")
 	}
 }

@@ -1,4 +1,4 @@
-package bff
+package oidcclient
 
 import (
 	"context"
@@ -141,4 +141,27 @@ func (k *logoutKeys) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 		return nil, fmt.Errorf("fetching keys: %w", err)
 	}
 	return set.Keys, nil
+}
+
+// asymmetricAlgs are the signature algorithms a provider's keys may use;
+// "none" and the HMAC family (keyed with the client secret) never verify a
+// logout token.
+var asymmetricAlgs = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+}
+
+// signingAlgs is what discovery advertises, restricted to asymmetricAlgs;
+// RS256, which OpenID Connect requires, when it advertises none of them.
+func signingAlgs(advertised []string) []jose.SignatureAlgorithm {
+	var out []jose.SignatureAlgorithm
+	for _, a := range asymmetricAlgs {
+		if slices.Contains(advertised, string(a)) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return []jose.SignatureAlgorithm{jose.RS256}
+	}
+	return out
 }

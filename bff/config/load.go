@@ -1,4 +1,4 @@
-package bff
+package config
 
 import (
 	"bytes"
@@ -14,29 +14,29 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// This file holds LoadConfig: strict YAML decoding, key checks and ConfigError.
+// This file holds Load: strict YAML decoding, key checks and Error.
 
-// ConfigError is one configuration problem. Key is the full key path
+// Error is one configuration problem. Key is the full key path
 // ("oidc.client_secret", "apis[1].upstream", "session.encryption_keys[0]"),
 // or the environment variable or file the problem comes from. Problem never
 // contains a configured value, so it is safe to print and log.
 //
-// [LoadConfig] and [Config.Validate] return every problem at once as an
-// [errors.Join] of *ConfigError values; find one with [errors.As].
-type ConfigError struct {
+// [Load] and [Config.Validate] return every problem at once as an
+// [errors.Join] of *Error values; find one with [errors.As].
+type Error struct {
 	Key     string
 	Problem string
 	file    bool // the file itself could not be read or parsed
 }
 
 // Error returns "config: <key>: <problem>".
-func (e *ConfigError) Error() string { return "config: " + e.Key + ": " + e.Problem }
+func (e *Error) Error() string { return "config: " + e.Key + ": " + e.Problem }
 
 func configErr(key, format string, args ...any) error {
-	return &ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}
+	return &Error{Key: key, Problem: fmt.Sprintf(format, args...)}
 }
 
-// LoadConfig reads the YAML file at path (none when path is ""), applies the
+// Load reads the YAML file at path (none when path is ""), applies the
 // BFF_* variables in environ (os.Environ form, "NAME=value"), reads the
 // *_file keys and fills in defaults ([Config.SetDefaults]). It does not
 // call [Config.Validate].
@@ -50,25 +50,25 @@ func configErr(key, format string, args ...any) error {
 // entry at a time. BFF_* variables that name no key are ignored (see
 // [UnknownEnv]). Empty lists and maps are treated as unset.
 //
-// LoadConfig reports every problem it finds, not the first: on error the
+// Load reports every problem it finds, not the first: on error the
 // returned Config holds everything that could be read, so that
-// [Config.Validate] can report the rest ([ConfigProblems] merges both). A
+// [Config.Validate] can report the rest ([Problems] merges both). A
 // file that cannot be read or parsed is the one exception: its error comes
 // alone, with an empty Config.
 //
 // After a *_file key is read its value is in the matching field and the
 // *_file field is cleared, so the result can be marshalled and loaded again.
-// Every error is, or joins, *ConfigError values that never contain a secret.
-func LoadConfig(path string, environ []string) (Config, error) {
+// Every error is, or joins, *Error values that never contain a secret.
+func Load(path string, environ []string) (Config, error) {
 	var cfg Config
 	var errs []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, &ConfigError{Key: path, Problem: err.Error(), file: true}
+			return Config{}, &Error{Key: path, Problem: err.Error(), file: true}
 		}
 		if err := decodeYAML(data, path, &cfg); err != nil {
-			var ce *ConfigError
+			var ce *Error
 			if errors.As(err, &ce) && ce.file {
 				return Config{}, err
 			}
@@ -86,28 +86,28 @@ func LoadConfig(path string, environ []string) (Config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-// ConfigProblems lists every problem of a configuration: loadErr (from
-// [LoadConfig]) first, then validation's (each of more, such as
+// Problems lists every problem of a configuration: loadErr (from
+// [Load]) first, then validation's (each of more, such as
 // [Config.Validate]'s error), leaving out a later problem for a key an
 // earlier one already named. When the file itself could not be read or
 // parsed, only that is reported: whatever else would be missing is missing
 // because of it.
-func ConfigProblems(loadErr error, more ...error) []error {
+func Problems(loadErr error, more ...error) []error {
 	problems := flattenErrors(loadErr)
 	for _, p := range problems {
-		if ce, ok := p.(*ConfigError); ok && ce.file {
+		if ce, ok := p.(*Error); ok && ce.file {
 			return problems
 		}
 	}
 	named := map[string]bool{}
 	for _, p := range problems {
-		if ce, ok := p.(*ConfigError); ok {
+		if ce, ok := p.(*Error); ok {
 			named[ce.Key] = true
 		}
 	}
 	for _, err := range more {
 		for _, p := range flattenErrors(err) {
-			if ce, ok := p.(*ConfigError); ok && named[ce.Key] {
+			if ce, ok := p.(*Error); ok && named[ce.Key] {
 				continue
 			}
 			problems = append(problems, p)
@@ -123,7 +123,7 @@ func ConfigProblems(loadErr error, more ...error) []error {
 func decodeYAML(data []byte, name string, cfg *Config) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // yaml.v3 must never take the process down
-			err = &ConfigError{Key: name, Problem: "invalid YAML", file: true}
+			err = &Error{Key: name, Problem: "invalid YAML", file: true}
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -132,11 +132,11 @@ func decodeYAML(data []byte, name string, cfg *Config) (err error) {
 		if errors.Is(err, io.EOF) {
 			return nil // empty file or only comments
 		}
-		return &ConfigError{Key: name, Problem: cleanYAMLError(err), file: true}
+		return &Error{Key: name, Problem: cleanYAMLError(err), file: true}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return &ConfigError{Key: name, Problem: "only one YAML document is allowed", file: true}
+		return &Error{Key: name, Problem: "only one YAML document is allowed", file: true}
 	}
 	c := nodeChecker{file: name, seen: map[aliasKey]bool{}}
 	c.check(&doc, reflect.TypeFor[Config](), "")
@@ -176,7 +176,7 @@ type aliasKey struct {
 }
 
 // nodeChecker walks a YAML node tree alongside a Go type, collecting a
-// *ConfigError for each unknown key, duplicate key or ill-typed value.
+// *Error for each unknown key, duplicate key or ill-typed value.
 type nodeChecker struct {
 	file string
 	seen map[aliasKey]bool // aliased nodes already checked (bounds alias bombs)
@@ -348,4 +348,19 @@ func normalizeEmpty(v reflect.Value) {
 			}
 		}
 	}
+}
+
+// flattenErrors lists the leaves of a tree of joined errors.
+func flattenErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

@@ -1,0 +1,13 @@
+// Package tokens is the BFF's per-session token manager: for each API
+// call it finds the access token that fits the call's route (audience,
+// resource, scopes) in the caller's session, and renews it when it is due,
+// once per session and route however many calls (on however many
+// instances) want it at the same moment, saving a rotated refresh token
+// before it can be used again. [Manager] implements proxy.TokenSource.
+//
+// It reads and writes sessions only through session.Manager and calls the
+// provider only through oidcclient.Client. It must not import the bff
+// package or any store driver, and knows nothing of HTTP answers: its
+// errors are typed ([ErrUnauthenticated], [ErrSessionEnded],
+// [ErrExchangeRefused], [ErrStore]) for the caller to render.
+package tokens

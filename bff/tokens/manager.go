@@ -1,0 +1,155 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bff-project/bff/bff/oidcclient"
+	"github.com/bff-project/bff/proxy"
+	"github.com/bff-project/bff/session"
+	"golang.org/x/sync/singleflight"
+)
+
+// Errors of [Manager.Token], for errors.Is. Any other error wraps
+// oidcclient.ErrUnavailable (the provider is down: 503, the session
+// stays), an *oidcclient.TokenError (the provider refused this route's
+// token: the route's configuration, not the session) or [ErrStore].
+var (
+	// ErrUnauthenticated: the call has no live session.
+	ErrUnauthenticated = errors.New("tokens: no session")
+	// ErrSessionEnded: the provider rejected the session's refresh token
+	// (invalid_grant), so the session has been ended.
+	ErrSessionEnded = errors.New("tokens: the session's refresh token was rejected; session ended")
+	// ErrExchangeRefused: the provider refused a token exchange for the
+	// route (invalid_grant on RFC 8693): its policy for that audience, not
+	// a dead session, which is kept.
+	ErrExchangeRefused = errors.New("tokens: token exchange refused")
+	// ErrStore: the session store failed; the session is not lost.
+	ErrStore = errors.New("tokens: session store unavailable")
+)
+
+// Config configures a [Manager].
+type Config struct {
+	// Sessions holds the sessions. Required.
+	Sessions *session.Manager
+	// Provider issues the tokens. Required.
+	Provider *oidcclient.Client
+	// Routes are the proxy's routes in configuration order (the order of
+	// proxy.Route.Index), whose token specs are worked out once here.
+	Routes []proxy.Route
+	// LoadSession loads the live session of an API call (nil record when
+	// there is none). Required.
+	LoadSession func(r *http.Request) (key string, rec *session.Record, err error)
+	// RefreshSkew renews a token this long before it expires (at most half
+	// its life). Default 60s.
+	RefreshSkew time.Duration
+	// Timeout bounds one provider call. Default 10s.
+	Timeout time.Duration
+	// Refreshed, when set, counts renewals by result: ok, failed,
+	// invalid_grant, coalesced (served by another caller's renewal).
+	Refreshed func(result string)
+	// Ended, when set, is told when a session was ended here (its refresh
+	// token rejected), with the reason "invalid_grant".
+	Ended func(reason string)
+	// Revoke, when set, revokes a refresh token the provider issued for a
+	// session that ended (on any instance) while the provider answered.
+	Revoke func(ctx context.Context, refreshToken string)
+}
+
+// Manager gives each API call its route's token. It is safe for
+// concurrent use.
+type Manager struct {
+	cfg      Config
+	specs    []spec // by proxy.Route.Index
+	renewals singleflight.Group
+	client   clientTokens
+}
+
+// spec is what a route asks for.
+type spec struct {
+	key      string // the token's name in the session; "" for the sign-in token
+	exchange string
+	req      oidcclient.TokenRequest
+}
+
+// New returns a Manager for cfg.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Sessions == nil || cfg.Provider == nil || cfg.LoadSession == nil {
+		return nil, errors.New("tokens: Sessions, Provider and LoadSession are required")
+	}
+	if cfg.RefreshSkew <= 0 {
+		cfg.RefreshSkew = 60 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Refreshed == nil {
+		cfg.Refreshed = func(string) {}
+	}
+	if cfg.Ended == nil {
+		cfg.Ended = func(string) {}
+	}
+	m := &Manager{cfg: cfg, specs: make([]spec, len(cfg.Routes))}
+	for i, rt := range cfg.Routes {
+		m.specs[i] = specFor(&rt)
+	}
+	return m, nil
+}
+
+func specFor(rt *proxy.Route) spec {
+	s := spec{exchange: rt.Exchange, req: oidcclient.TokenRequest{Audience: rt.Audience, Resource: rt.Resource, Scopes: rt.Scopes}}
+	if rt.Audience == "" && rt.Resource == "" && len(rt.Scopes) == 0 {
+		s.req = oidcclient.TokenRequest{}
+		return s // the sign-in access token
+	}
+	scopes := slices.Clone(rt.Scopes)
+	slices.Sort(scopes)
+	s.key = rt.Exchange + "|" + rt.Audience + "|" + rt.Resource + "|" + strings.Join(scopes, " ")
+	return s
+}
+
+// RefreshAt is when a token expiring at expiry is due for renewal: skew
+// before expiry, but never later than half its life, so a short-lived
+// token is not renewed on every call.
+func (m *Manager) RefreshAt(now, expiry time.Time) time.Time {
+	skew := min(m.cfg.RefreshSkew, expiry.Sub(now)/2)
+	return expiry.Add(-skew)
+}
+
+// Token implements proxy.TokenSource: the access token whose audience and
+// scopes fit route, for the call's session (or, for client routes, the
+// BFF's own). "" with a nil error means an anonymous call on a
+// user-optional route.
+func (m *Manager) Token(r *http.Request, route *proxy.Route) (string, error) {
+	sp := &m.specs[route.Index]
+	if route.Token == proxy.TokenClient {
+		return m.client.token(r.Context(), m, sp)
+	}
+	key, rec, err := m.cfg.LoadSession(r)
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		if route.Token == proxy.TokenUserOptional {
+			return "", nil
+		}
+		return "", ErrUnauthenticated
+	}
+	if tok, ok := freshToken(rec, sp.key, time.Now()); ok {
+		return tok, nil
+	}
+	return m.renew(r.Context(), key, sp)
+}
+
+// freshToken is the session's token named key, if it is not due yet.
+func freshToken(rec *session.Record, key string, now time.Time) (string, bool) {
+	if key == "" {
+		return string(rec.AccessToken), rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
+	}
+	t, ok := rec.Tokens[key]
+	return string(t.AccessToken), ok && now.Before(t.RefreshAt)
+}

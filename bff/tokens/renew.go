@@ -1,0 +1,146 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bff-project/bff/bff/oidcclient"
+	"github.com/bff-project/bff/proxy"
+	"github.com/bff-project/bff/session"
+)
+
+// renew coalesces renewals in this process (singleflight) and across
+// instances (the session lock inside session.Manager.Update, which
+// re-reads the record, so a token another instance just renewed is used
+// rather than renewed again).
+func (m *Manager) renew(ctx context.Context, key string, sp *spec) (string, error) {
+	v, err, shared := m.renewals.Do(key+"\x00"+sp.key, func() (any, error) {
+		// Detached from the first caller: its going away must not fail the
+		// others waiting on the same renewal.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.Timeout+5*time.Second)
+		defer cancel()
+		var tok string
+		var issued session.Secret // a refresh token the provider rotated to
+		_, err := m.cfg.Sessions.Update(ctx, key, func(rec *session.Record) (bool, error) {
+			now := time.Now()
+			if t, ok := freshToken(rec, sp.key, now); ok {
+				tok = t
+				m.cfg.Refreshed("coalesced")
+				return false, nil
+			}
+			oldRefresh, oldAccess := rec.RefreshToken, rec.AccessToken
+			err := m.obtain(ctx, rec, sp)
+			if rec.RefreshToken != oldRefresh {
+				issued = rec.RefreshToken
+			}
+			if err != nil {
+				// A token exchange can fail after the sign-in token was
+				// refreshed for it: keep what that refresh rotated.
+				return rec.RefreshToken != oldRefresh || rec.AccessToken != oldAccess, err
+			}
+			tok, _ = freshToken(rec, sp.key, now)
+			m.cfg.Refreshed("ok")
+			return true, nil
+		})
+		if errors.Is(err, session.ErrNotFound) && issued != "" && m.cfg.Revoke != nil {
+			// The session ended (logout, on any instance) while the
+			// provider answered: the token it just issued belongs to no
+			// session and must not stay alive. A save that failed otherwise
+			// (a store timeout) may still have landed, so that token is
+			// not revoked: it could be the live session's.
+			m.cfg.Revoke(ctx, string(issued))
+		}
+		return tok, err
+	})
+	if shared {
+		m.cfg.Refreshed("coalesced")
+	}
+	if err == nil {
+		return v.(string), nil
+	}
+	return "", m.failed(ctx, key, err)
+}
+
+// failed maps a failed renewal: a rejected refresh token ends the session
+// (so the SPA signs in again); anything else leaves it as it was.
+func (m *Manager) failed(ctx context.Context, key string, err error) error {
+	switch {
+	case errors.Is(err, oidcclient.ErrInvalidGrant):
+		m.cfg.Refreshed("invalid_grant")
+		if rec, derr := m.cfg.Sessions.Delete(ctx, key); derr == nil && rec != nil {
+			m.cfg.Ended("invalid_grant")
+		}
+		return ErrSessionEnded
+	case errors.Is(err, session.ErrNotFound):
+		return ErrUnauthenticated
+	}
+	m.cfg.Refreshed("failed")
+	var te *oidcclient.TokenError
+	switch {
+	case errors.Is(err, ErrExchangeRefused), errors.As(err, &te), errors.Is(err, oidcclient.ErrUnavailable):
+		return err
+	case errors.Is(err, session.ErrLockNotObtained), errors.Is(err, context.DeadlineExceeded):
+		// Another holder kept the session's lock past our deadline: a
+		// renewal stuck at the provider.
+		return fmt.Errorf("%w: %v", oidcclient.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%w: %v", ErrStore, err)
+}
+
+// obtain renews rec's token for sp at the provider and writes the result
+// (and any rotated refresh token) into rec.
+func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) error {
+	p := m.cfg.Provider
+	if sp.key == "" || sp.exchange != proxy.ExchangeTokenExchange {
+		t, err := p.Refresh(ctx, string(rec.RefreshToken), sp.req, rec.Subject)
+		if err != nil {
+			return err
+		}
+		m.applyRefresh(rec, t, sp.key)
+		return nil
+	}
+	// Token exchange needs a live subject token: renew the sign-in access
+	// token first if it is due.
+	if _, ok := freshToken(rec, "", time.Now()); !ok {
+		if err := m.obtain(ctx, rec, &spec{}); err != nil {
+			return err
+		}
+	}
+	t, err := p.TokenExchange(ctx, string(rec.AccessToken), sp.req)
+	if errors.Is(err, oidcclient.ErrInvalidGrant) {
+		// The provider refused this exchange (its policy for the audience,
+		// or the subject token): the refresh token may be fine, so the
+		// session stays, and the SPA must not be sent to sign in again.
+		return ErrExchangeRefused
+	}
+	if err != nil {
+		return err
+	}
+	m.storeAudienceToken(rec, t, sp.key)
+	return nil
+}
+
+func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, key string) {
+	if t.RefreshToken != "" {
+		rec.RefreshToken = session.Secret(t.RefreshToken)
+	}
+	if key != "" {
+		m.storeAudienceToken(rec, t, key)
+		return
+	}
+	rec.AccessToken = session.Secret(t.AccessToken)
+	rec.AccessExpiry = t.Expiry
+	rec.AccessRefreshAt = m.RefreshAt(time.Now(), t.Expiry)
+	if t.IDToken != "" {
+		rec.IDToken = session.Secret(t.IDToken)
+	}
+}
+
+func (m *Manager) storeAudienceToken(rec *session.Record, t *oidcclient.Token, key string) {
+	if rec.Tokens == nil {
+		rec.Tokens = map[string]session.Token{}
+	}
+	rec.Tokens[key] = session.Token{AccessToken: session.Secret(t.AccessToken), Expiry: t.Expiry, RefreshAt: m.RefreshAt(time.Now(), t.Expiry)}
+}
