@@ -20,17 +20,17 @@ func invalidLogoutToken(cause error) *HTTPError {
 // handleBackchannelLogout ends every session the provider names in a
 // verified logout token, on every instance (they share the store), and
 // revokes their refresh tokens.
-func (s *Server) handleBackchannelLogout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBackchannelLogout(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.backchannelLogout(r)
 	if err != nil {
 		s.metrics.backchannel.WithLabelValues("invalid").Inc()
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.metrics.backchannel.WithLabelValues("ok").Inc()
 	s.log.InfoContext(r.Context(), "back-channel logout", "request_id", requestID(r.Context()), "sessions_ended", n)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 func (s *Server) backchannelLogout(r *http.Request) (int, error) {

@@ -21,11 +21,12 @@ var (
 // iss parameter, exchanges the code with the PKCE verifier, verifies the ID
 // token and its nonce, and starts a new session under a new cookie value.
 // Nothing of the query string is logged: it carries the code.
-func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
-	if err := s.callback(w, r); err != nil {
+func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
+	err := s.callback(w, r)
+	if err != nil {
 		s.metrics.logins.WithLabelValues("failed").Inc()
-		s.writeError(w, r, err)
 	}
+	return err
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {

@@ -63,6 +63,20 @@ type errorBody struct {
 	RequestID   string `json:"request_id,omitempty"`
 }
 
+// handlerFunc is a handler that returns its error instead of answering
+// it (tailscale's tsweb.ReturnHandler): [Server.serve] turns the error into
+// the answer and the log line, in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve adapts h to an http.Handler.
+func (s *Server) serve(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
 // writeError answers err: JSON for API calls and fetch, a small HTML page
 // for top-level navigations (login, callback, logout). The cause is logged
 // with the request ID the user sees.

@@ -10,28 +10,26 @@ import (
 // handleLogin starts the authorization code flow with PKCE (RFC 7636, S256),
 // state and nonce, remembering them in the login cookie, and redirects to
 // the provider.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	returnURL := r.URL.Query().Get("returnUrl")
 	if returnURL == "" {
 		returnURL = "/"
 	}
 	if !safeReturnURL(returnURL) {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "invalid_return_url",
-			"The return address must be a path on this site.", nil))
-		return
+		return errorf(http.StatusBadRequest, "invalid_return_url",
+			"The return address must be a path on this site.", nil)
 	}
 	state, nonce, verifier := oidcclient.NewState(), oidcclient.NewNonce(), oidcclient.NewVerifier()
 	authURL, err := s.provider.AuthCodeURL(r.Context(), state, nonce, verifier)
 	if err != nil {
-		s.writeError(w, r, errProviderDown(err))
-		return
+		return errProviderDown(err)
 	}
 	sess, flows := s.login.read(r)
 	flows[string(state)] = loginFlow{Verifier: string(verifier), Nonce: string(nonce), ReturnURL: returnURL, Created: time.Now()}
 	if err := s.login.write(w, r, sess, flows); err != nil {
-		s.writeError(w, r, errorf(http.StatusInternalServerError, "server_error", "Could not start sign-in.", err))
-		return
+		return errorf(http.StatusInternalServerError, "server_error", "Could not start sign-in.", err)
 	}
 	s.metrics.logins.WithLabelValues("started").Inc()
 	http.Redirect(w, r, authURL, http.StatusFound)
+	return nil
 }

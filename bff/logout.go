@@ -8,12 +8,11 @@ import (
 // carry the session's public ID as sid: a cross-site link or image cannot
 // know it, which is the defence against logout CSRF. POST is guarded by
 // the anti-forgery header instead.
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	key, rec, err := s.currentSession(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if rec == nil {
 		// Nothing to end. The cookie is left alone: a link on another
@@ -21,21 +20,20 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		// the browser's cookie then would sign the user out in the browser
 		// while the session and its refresh token live on at the server.
 		http.Redirect(w, r, s.postLogoutURL, http.StatusFound)
-		return
+		return nil
 	}
 	if r.Method == http.MethodGet && r.URL.Query().Get("sid") != rec.ID {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "invalid_sid",
-			"This sign-out link is not valid for your session.", nil))
-		return
+		return errorf(http.StatusBadRequest, "invalid_sid",
+			"This sign-out link is not valid for your session.", nil)
 	}
 	if _, err := s.endSession(ctx, key, "logout"); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.clearSessionCookie(w)
 	s.metrics.logouts.WithLabelValues("user").Inc()
 	s.log.InfoContext(ctx, "signed out", "request_id", requestID(ctx), "session", rec.ID)
 	http.Redirect(w, r, s.endSessionRedirect(r, string(rec.IDToken)), http.StatusFound)
+	return nil
 }
 
 // endSessionRedirect is the provider's end-session URL (RP-Initiated

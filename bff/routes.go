@@ -54,31 +54,37 @@ func (s *Server) buildHandler() error {
 	}
 
 	bff := http.NewServeMux()
-	guarded := func(h http.HandlerFunc) http.Handler { return s.csrfGuard(h) }
-	bff.Handle("GET /bff/login", s.limitLogins(http.HandlerFunc(s.handleLogin)))
-	bff.HandleFunc("GET /bff/callback", s.handleCallback)
+	handle := func(pattern string, h handlerFunc, wrap ...func(http.Handler) http.Handler) {
+		var hh http.Handler = s.serve(h)
+		for _, w := range wrap {
+			hh = w(hh)
+		}
+		bff.Handle(pattern, hh)
+	}
+	handle("GET /bff/login", s.handleLogin, s.limitLogins)
+	handle("GET /bff/callback", s.handleCallback)
 	// A GET pattern matches HEAD too. On the endpoints that change state
 	// (a sign-in flow, a spent state, an ended session) HEAD must not: link
 	// scanners and prefetchers send it, and it skips no guard of GET.
 	for _, p := range []string{"/bff/login", "/bff/callback", "/bff/logout"} {
-		bff.HandleFunc("HEAD "+p, s.handleBFFNotFound)
+		handle("HEAD "+p, s.handleBFFNotFound)
 	}
-	bff.Handle("GET /bff/user", guarded(s.handleUser))
-	bff.HandleFunc("GET /bff/logout", s.handleLogout)
-	bff.Handle("POST /bff/logout", guarded(s.handleLogout))
-	bff.HandleFunc("POST /bff/backchannel-logout", s.handleBackchannelLogout)
-	bff.Handle("GET /bff/sessions", guarded(s.handleListSessions))
-	bff.Handle("DELETE /bff/sessions", guarded(s.handleDeleteOtherSessions))
-	bff.Handle("DELETE /bff/sessions/{id}", guarded(s.handleDeleteSession))
-	bff.Handle("GET /bff/apis", guarded(s.handleAPIs))
-	bff.HandleFunc("/bff/", s.handleBFFNotFound)
+	handle("GET /bff/user", s.handleUser, s.csrfGuard)
+	handle("GET /bff/logout", s.handleLogout)
+	handle("POST /bff/logout", s.handleLogout, s.csrfGuard)
+	handle("POST /bff/backchannel-logout", s.handleBackchannelLogout)
+	handle("GET /bff/sessions", s.handleListSessions, s.csrfGuard)
+	handle("DELETE /bff/sessions", s.handleDeleteOtherSessions, s.csrfGuard)
+	handle("DELETE /bff/sessions/{id}", s.handleDeleteSession, s.csrfGuard)
+	handle("GET /bff/apis", s.handleAPIs, s.csrfGuard)
+	handle("/bff/", s.handleBFFNotFound)
 
 	mux := http.NewServeMux()
 	mux.Handle("/bff/", bffHeaders(bff))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /readyz", s.serve(s.handleReady))
 	if s.cfg.MetricsListen == "" {
 		mux.Handle("GET /metrics", s.metrics.handler())
 	} else {
@@ -101,7 +107,7 @@ func (s *Server) buildHandler() error {
 
 // handleBFFNotFound answers unknown /bff/ paths, and known ones with the
 // wrong method, in the contract's JSON shape.
-func (s *Server) handleBFFNotFound(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBFFNotFound(w http.ResponseWriter, r *http.Request) error {
 	allow := map[string]string{
 		"/bff/login": "GET", "/bff/callback": "GET", "/bff/user": "GET", "/bff/logout": "GET, POST",
 		"/bff/backchannel-logout": "POST", "/bff/sessions": "GET, DELETE", "/bff/apis": "GET",
@@ -111,10 +117,10 @@ func (s *Server) handleBFFNotFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if allow != "" {
 		w.Header().Set("Allow", allow)
-		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here.", nil))
-		return
+		return errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here.", nil)
 	}
 	s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "No such endpoint.", nil))
+	return nil
 }
 
 type apiInfo struct {
@@ -127,7 +133,7 @@ type apiInfo struct {
 
 // handleAPIs lists the API routes for the SPA (an extension of the
 // contract). Upstream addresses are internal and not shown.
-func (s *Server) handleAPIs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAPIs(w http.ResponseWriter, r *http.Request) error {
 	list := make([]apiInfo, 0, len(s.cfg.APIs))
 	for _, a := range s.cfg.APIs {
 		name := strings.Trim(a.Prefix, "/")
@@ -141,14 +147,16 @@ func (s *Server) handleAPIs(w http.ResponseWriter, r *http.Request) {
 		list = append(list, apiInfo{Name: name, Prefix: a.Prefix, Audience: a.Audience, Scopes: scopes, Token: a.Token})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"apis": list})
+	return nil
 }
 
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Ready(r.Context()); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "not_ready", Description: err.Error()})
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
 }
 
 func (s *Server) observeProxy(route string, status int, d time.Duration) {

@@ -39,11 +39,10 @@ func (s *Server) userSessions(r *http.Request) (currentKey string, all []session
 }
 
 // handleListSessions answers "where am I signed in?".
-func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) error {
 	current, all, err := s.userSessions(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	items := make([]sessionListItem, 0, len(all))
 	for _, e := range all {
@@ -70,41 +69,39 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) {
 		return b.LastSeenAt.Compare(a.LastSeenAt)
 	})
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": items})
+	return nil
 }
 
 // handleDeleteSession signs out one of the user's sessions. An ID that is
 // not one of this user's sessions is 404, whether or not it exists, so IDs
 // of other users cannot be probed.
-func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) error {
 	current, all, err := s.userSessions(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	i := slices.IndexFunc(all, func(e sessionEntry) bool { return e.Record.ID == id })
 	if i < 0 {
-		s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "No such session.", nil))
-		return
+		return errorf(http.StatusNotFound, "not_found", "No such session.", nil)
 	}
 	if _, err := s.endSession(r.Context(), all[i].Key, "session_manager"); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.metrics.logouts.WithLabelValues("session_manager").Inc()
 	if all[i].Key == current {
 		s.clearSessionCookie(w)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // handleDeleteOtherSessions signs out every session of the user but this
 // one.
-func (s *Server) handleDeleteOtherSessions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteOtherSessions(w http.ResponseWriter, r *http.Request) error {
 	current, all, err := s.userSessions(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var others []string
 	for _, e := range all {
@@ -115,10 +112,10 @@ func (s *Server) handleDeleteOtherSessions(w http.ResponseWriter, r *http.Reques
 	ended, err := s.endSessions(r.Context(), others, "session_manager")
 	s.metrics.logouts.WithLabelValues("session_manager").Add(float64(len(ended)))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // describeDevice turns a User-Agent into "Firefox on Windows". It is for

@@ -35,15 +35,13 @@ type sessionInfo struct {
 
 // handleUser answers who is signed in. The claims are the ID token's, which
 // the SPA may show; the ID token itself never leaves the server.
-func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	_, rec, err := s.currentSession(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if rec == nil {
-		s.writeError(w, r, errUnauthenticated)
-		return
+		return errUnauthenticated
 	}
 	claims := rec.Claims
 	if len(claims) == 0 {
@@ -60,4 +58,5 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 			LogoutURL:     "/bff/logout?sid=" + url.QueryEscape(rec.ID),
 		},
 	})
+	return nil
 }
