@@ -893,6 +893,10 @@ func TestAPIProxyEarlyHintsCountedByFinalStatus(t *testing.T) {
 	if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("Set-Cookie") != "" {
 		t.Errorf("final headers %v: want an X-Request-Id and no Set-Cookie", resp.Header)
 	}
+	// Review of issue 13: the 1xx also cleared the BFF's own HSTS.
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		t.Errorf("final Strict-Transport-Security = %q, want the BFF's", got)
+	}
 	if logs := env.Logs.String(); !strings.Contains(logs, `"status":418`) || strings.Contains(logs, `"status":103`) {
 		t.Errorf("access log should record 418, not 103:\n%s", logs)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
@@ -86,11 +87,17 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	rec.UserAgent = truncate(r.UserAgent(), 256)
 	rec.IP = s.clientIP(r)
 	// Renew the session ID at sign-in: an existing session of this browser
-	// is ended, never upgraded (no fixation).
+	// is ended, never upgraded (no fixation): the one whose cookie came
+	// (same_site lax) and the one the sign-in started from.
+	var prev []string
 	if c, err := r.Cookie(sessionCookieName); err == nil {
-		if _, err := s.endSession(ctx, session.StoreKey(c.Value), "relogin"); err != nil {
-			return err
-		}
+		prev = append(prev, session.StoreKey(c.Value))
+	}
+	if flow.Prev != "" && !slices.Contains(prev, flow.Prev) {
+		prev = append(prev, flow.Prev)
+	}
+	if _, err := s.endSessions(ctx, prev, "relogin"); err != nil {
+		return err
 	}
 	token, err := s.sessions.Create(ctx, rec)
 	if err != nil {

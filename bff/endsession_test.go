@@ -77,3 +77,34 @@ func TestReloginEndsAndRevokesThePreviousSession(t *testing.T) {
 		t.Errorf("sessions after re-login = %d %+v, want exactly the new one", code, list.Sessions)
 	}
 }
+
+// Review of issue 13: the provider's redirect back is a cross-site
+// navigation, so the SameSite=Strict session cookie never reaches the
+// callback; the session a browser had before signing in again lived on,
+// with its refresh token. The session is remembered when the sign-in
+// starts (a same-site request that carries the cookie).
+func TestReloginWithoutCookieAtCallback(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	h := holdSession(t, env, harness.UserName, harness.UserPassword, "")
+	formURL, id := h.StartLogin(t, env.Default.URL, "/")
+	cb := h.SubmitLogin(t, formURL, id, harness.UserName, harness.UserPassword)
+	// What a browser sends on the redirect back: the Lax login cookie only.
+	req := newRequest(t, http.MethodGet, cb.String())
+	req.Header.Set("Cookie", "__Host-bff-login="+h.Cookie(env.Default.URL, "__Host-bff-login"))
+	resp, body := crossSite(t, h.Browser, req)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("callback = %d %.200s, want 302", resp.StatusCode, body)
+	}
+	if code := h.replayCookie(t); code != http.StatusUnauthorized {
+		t.Errorf("the previous session's cookie = %d, want 401: it must have ended", code)
+	}
+	if h.refreshActive() {
+		t.Error("the previous session's refresh token is still active")
+	}
+	var list struct {
+		Sessions []struct{ ID string } `json:"sessions"`
+	}
+	if code := h.JSON(t, http.MethodGet, env.Default.URL+"/bff/sessions", &list); code != http.StatusOK || len(list.Sessions) != 1 {
+		t.Errorf("sessions after signing in again = %d %+v, want exactly the new one", code, list.Sessions)
+	}
+}

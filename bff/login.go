@@ -24,8 +24,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errProviderDown(err)
 	}
+	// A same-site sign-in (a step-up, another account) brings the session
+	// cookie here, not to the callback: remember which session to end.
+	prev, rec, err := s.currentSession(r)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		prev = ""
+	}
 	sess, flows := s.login.read(r)
-	flows[string(state)] = loginFlow{Verifier: string(verifier), Nonce: string(nonce), ReturnURL: returnURL, Created: time.Now()}
+	flows[string(state)] = loginFlow{Verifier: string(verifier), Nonce: string(nonce), ReturnURL: returnURL, Created: time.Now(), Prev: prev}
 	if err := s.login.write(w, r, sess, flows); err != nil {
 		return errorf(http.StatusInternalServerError, "server_error", "Could not start sign-in.", err)
 	}

@@ -30,6 +30,10 @@ type loginFlow struct {
 	Nonce     string    `json:"n"`
 	ReturnURL string    `json:"r"`
 	Created   time.Time `json:"t"`
+	// Prev is the store key of the session this browser had when the
+	// sign-in started, to end at the callback: the provider's redirect back
+	// is a cross-site navigation, which brings no SameSite=Strict cookie.
+	Prev string `json:"p,omitempty"`
 }
 
 // loginFlows keeps login-flow state in a short-lived cookie made with

@@ -41,7 +41,7 @@ func (s *Server) observe(mux http.Handler) http.Handler {
 			// the request on the hot path.
 			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		}
-		sw := &statusWriter{ResponseWriter: w, requestID: id}
+		sw := &statusWriter{ResponseWriter: w, requestID: id, hsts: s.hsts}
 		next.ServeHTTP(sw, r)
 		status := sw.status
 		if status == 0 {
@@ -106,6 +106,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status    int
 	requestID string
+	hsts      []string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -125,11 +126,16 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// keepRequestID puts the request ID back if a handler cleared the header
-// map (ReverseProxy does after an upstream's 1xx answer).
+// keepRequestID puts the headers observe set back (the request ID, HSTS)
+// if a handler cleared the header map: ReverseProxy does after an
+// upstream's 1xx answer, which the proxy then drops.
 func (w *statusWriter) keepRequestID() {
-	if h := w.ResponseWriter.Header(); h["X-Request-Id"] == nil {
+	h := w.ResponseWriter.Header()
+	if h["X-Request-Id"] == nil {
 		h["X-Request-Id"] = []string{w.requestID}
+	}
+	if w.hsts != nil && h["Strict-Transport-Security"] == nil {
+		h["Strict-Transport-Security"] = w.hsts
 	}
 }
 

@@ -74,10 +74,23 @@ func (l *loginLimiter) allow(addr netip.Addr, now time.Time) bool {
 	return lim.AllowN(now, 1)
 }
 
-// limiterKey is the bucket of an address: an IPv4 address alone, an IPv6
-// address by its /64.
+// nat64 are the RFC 6052 prefixes whose addresses embed an IPv4 client in
+// their last 32 bits (the well-known one and the local-use one).
+var nat64 = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48")}
+
+// limiterKey is the bucket of an address: an IPv4 address alone (also one
+// behind an RFC 6052 translator, whose IPv6 form is one /64 for every IPv4
+// client), any other IPv6 address by its /64, which one host may own.
 func limiterKey(a netip.Addr) netip.Prefix {
 	a = a.Unmap()
+	if b := a.As16(); a.Is6() {
+		switch {
+		case nat64[0].Contains(a):
+			a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+		case nat64[1].Contains(a): // /48: bits 48-63 and 72-87 (RFC 6052 2.2)
+			a = netip.AddrFrom4([4]byte{b[6], b[7], b[9], b[10]})
+		}
+	}
 	bits := 32
 	if a.Is6() {
 		bits = 64
@@ -107,11 +120,10 @@ func (s *Server) allowSignIn(r *http.Request, l *loginLimiter) bool {
 	if l == nil {
 		return true
 	}
-	addr, err := netip.ParseAddr(s.clientIP(r))
-	if err != nil {
-		return true
+	addr, ok := s.clientAddr(r)
+	if !ok {
+		return true // a proxy sent no usable address: no bucket is this client's
 	}
-	addr = addr.Unmap()
 	if host, trusted := s.peer(r); !trusted && (addr.IsPrivate() || addr.IsLoopback() || addr.IsLinkLocalUnicast()) {
 		if len(r.Header["X-Forwarded-For"]) > 0 {
 			s.unlistedProxy.Do(func() {

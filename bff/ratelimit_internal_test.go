@@ -1,6 +1,8 @@
 package bff
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -56,6 +58,8 @@ func TestLimiterKey(t *testing.T) {
 	for _, tt := range []struct{ a, b string }{
 		{"2001:db8::1", "2001:db8::ffff:1"},
 		{"::ffff:203.0.113.5", "203.0.113.5"},
+		{"64:ff9b::cb00:7105", "203.0.113.5"},      // RFC 6052 well-known prefix
+		{"64:ff9b:1:cb00:71:500::", "203.0.113.5"}, // RFC 6052 /48 local-use prefix
 	} {
 		if ka, kb := limiterKey(netip.MustParseAddr(tt.a)), limiterKey(netip.MustParseAddr(tt.b)); ka != kb {
 			t.Errorf("limiterKey(%s) = %v, limiterKey(%s) = %v, want one bucket", tt.a, ka, tt.b, kb)
@@ -63,5 +67,43 @@ func TestLimiterKey(t *testing.T) {
 	}
 	if limiterKey(netip.MustParseAddr("2001:db8:0:1::1")) == limiterKey(netip.MustParseAddr("2001:db8:0:2::1")) {
 		t.Error("two /64s share a bucket")
+	}
+	// Review of issue 13: every IPv4 client behind a NAT64 shared one /64.
+	if limiterKey(netip.MustParseAddr("64:ff9b::cb00:7105")) == limiterKey(netip.MustParseAddr("64:ff9b::cb00:7109")) {
+		t.Error("two IPv4 clients behind NAT64 share a bucket")
+	}
+}
+
+// Review of issue 13: a hop with a port, or a chain of trusted hops only,
+// made every client the proxy itself, one bucket for the whole site.
+func TestClientAddr(t *testing.T) {
+	s := &Server{trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, tt := range []struct {
+		name, peer string
+		xff        []string
+		want       string // "" means unknown
+	}{
+		{"untrusted peer", "198.51.100.1:5000", []string{"203.0.113.9"}, "198.51.100.1"},
+		{"trusted peer without XFF", "127.0.0.1:5000", nil, "127.0.0.1"},
+		{"rightmost untrusted hop", "127.0.0.1:5000", []string{"6.6.6.6, 203.0.113.9, 10.1.1.1"}, "203.0.113.9"},
+		{"hop with a port", "127.0.0.1:5000", []string{"203.0.113.9:6123"}, "203.0.113.9"},
+		{"IPv6 hop with a port", "127.0.0.1:5000", []string{"[2001:db8::7]:443"}, "2001:db8::7"},
+		{"all hops trusted", "127.0.0.1:5000", []string{"10.0.0.5, 10.0.0.6"}, "10.0.0.5"},
+		{"garbage hop", "127.0.0.1:5000", []string{"unknown"}, ""},
+		{"garbage beyond a good hop", "127.0.0.1:5000", []string{"garbage, 203.0.113.9"}, "203.0.113.9"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = tt.peer
+		for _, v := range tt.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		a, ok := s.clientAddr(r)
+		got := ""
+		if ok {
+			got = a.String()
+		}
+		if got != tt.want {
+			t.Errorf("%s: clientAddr() = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

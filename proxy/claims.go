@@ -35,11 +35,20 @@ var claimPrefixes = []string{
 	"x-auth-request-", "x-authenticated-", "x-authentik-", "x-webauth-", "x-pomerium-",
 	"x-ssl-", "ssl-client-", "x-tls-", "wl-proxy-", "proxy-client-", "x-proxyuser-",
 	"impersonate-", "x-bff-", "x-originating-", "x-coming-from",
+	// Spring Security / SiteMinder, mod_auth_openidc, Shibboleth,
+	// Tailscale Serve, ASP.NET Core behind IIS, Kong, Hasura.
+	"sm-", "smuser", "smuniversalid", "oidc-", "shib-", "eppn", "affiliation", "tailscale-",
+	"ms-aspnetcore-", "x-consumer-", "x-credential-", "x-anonymous-consumer", "x-userinfo",
+	"x-id-token", "x-access-token", "x-scope-orgid", "x-hasura-",
+	// Front-proxy directives (Rack::Sendfile reads X-Sendfile-Type and
+	// X-Accel-Mapping from the request, CVE-2025-61780).
+	"x-sendfile", "x-accel-", "x-lighttpd-",
 }
 
-// claimWords are words that make a nonstandard ("x-…") header a client
-// claim wherever they appear in its name: X-User-Email, X-Host, X-Scheme,
-// X-Url-Scheme, X-Port, X-Script-Name.
+// claimWords are words that make a header a client claim wherever they
+// appear in its name (X-User-Email, X-Host, X-Scheme, X-Url-Scheme, X-Port,
+// X-Script-Name, Remote-User, OIDC_CLAIM_email), whatever its prefix:
+// identity gateways use names of every shape.
 var claimWords = map[string]bool{
 	"forwarded": true, "real": true, "original": true, "rewrite": true, "remote": true,
 	"authenticated": true, "principal": true, "impersonate": true,
@@ -47,8 +56,13 @@ var claimWords = map[string]bool{
 	"host": true, "scheme": true, "proto": true, "protocol": true, "https": true, "ssl": true, "tls": true,
 	"port": true, "prefix": true, "script": true, "cert": true, "clientcert": true,
 	"user": true, "userid": true, "username": true, "useremail": true, "email": true, "groups": true,
-	"roles": true, "identity": true, "oidc": true, "iap": true, "jwt": true,
+	"roles": true, "role": true, "identity": true, "oidc": true, "iap": true, "jwt": true,
+	"consumer": true, "credential": true, "userinfo": true, "claim": true, "claims": true,
 }
+
+// wordExempt are standard request fields whose names hold a claim word but
+// claim nothing: browsers set them.
+var wordExempt = map[string]bool{"user-agent": true}
 
 // claimNames are standard-looking names that are client claims too.
 var claimNames = map[string]bool{
@@ -92,10 +106,11 @@ func isClientClaimNormal(n []byte) bool {
 			return true
 		}
 	}
-	if len(n) < 3 || n[0] != 'x' || n[1] != '-' {
+	// Fetch metadata (Sec-*) is set by browsers, never by scripts.
+	if wordExempt[string(n)] || len(n) > 4 && string(n[:4]) == "sec-" {
 		return false
 	}
-	for rest := n[2:]; len(rest) > 0; {
+	for rest := n; len(rest) > 0; {
 		w := rest
 		if i := bytes.IndexByte(rest, '-'); i >= 0 {
 			w, rest = rest[:i], rest[i+1:]

@@ -35,6 +35,12 @@ var clientClaims = map[string][]string{
 	"client certificate": {"X-Ssl-Client-Cert", "X-Ssl-Client-Verify", "X-Ssl-Client-S-Dn", "Ssl-Client-Cert",
 		"X-Client-Cert", "X-Client-Verify", "X-Arr-Clientcert", "X-Tls-Client-Cert"},
 	"the BFF's own namespace": {"X-Bff-Session", "X-Bff-User"},
+	"other identity gateways (SiteMinder, mod_auth_openidc, Shibboleth, Tailscale, IIS, Kong, Hasura)": {"Sm-User", "Smuser",
+		"Sm-Universalid", "Oidc-Claim-Email", "Oidc-Access-Token", "Shib-Identity-Provider", "Eppn", "Affiliation",
+		"Tailscale-User-Login", "Tailscale-User-Name", "Ms-Aspnetcore-Clientcert", "Ms-Aspnetcore-Winauthtoken",
+		"X-Consumer-Id", "X-Consumer-Custom-Id", "X-Credential-Identifier", "X-Anonymous-Consumer", "X-Userinfo",
+		"X-Id-Token", "X-Access-Token", "X-Scope-Orgid", "X-Hasura-Role", "X-Role", "X-Jwt-Claims"},
+	"front-proxy directives": {"X-Sendfile-Type", "X-Accel-Mapping", "X-Accel-Redirect", "X-Lighttpd-Send-File"},
 }
 
 // TestClientClaimsDropped: every family of client-claimed headers is
@@ -82,7 +88,9 @@ func TestClientClaimsDropped(t *testing.T) {
 func TestOrdinaryHeadersKept(t *testing.T) {
 	for _, h := range []string{"X-Requested-With", "X-Csrf", "X-Client-Version", "X-Api-Version", "X-Timezone",
 		"X-Correlation-Id", "Accept-Language", "Content-Type", "If-None-Match", "User-Agent", "Sec-Fetch-User",
-		"Sec-Fetch-Site", "Traceparent", "X-Page-Size", "X-Idempotency-Key", "Idempotency-Key"} {
+		"Sec-Fetch-Site", "Traceparent", "X-Page-Size", "X-Idempotency-Key", "Idempotency-Key", "Max-Forwards", "Prefer",
+		"Priority", "Baggage", "Tracestate", "Access-Control-Request-Method", "Sec-Websocket-Key", "Sec-Websocket-Protocol",
+		"Origin", "Referer", "Range", "If-Modified-Since", "Cache-Control", "Save-Data", "X-Tenant-Id"} {
 		if isClientClaim(http.CanonicalHeaderKey(h)) {
 			t.Errorf("isClientClaim(%q) = true, want false", h)
 		}

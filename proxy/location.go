@@ -58,11 +58,12 @@ func setOrDelete(hdr http.Header, name string, vals []string) {
 
 // mapURL returns raw with the upstream's address mapped to the route's
 // public path, raw itself when it is not on the upstream, or false when it
-// is on the upstream but no path of the route leads there (or cannot be
-// parsed, which a browser might still read as the upstream).
+// is on the upstream but no path of the route leads there, or when a
+// browser would not read it as a URL at all. It reads raw as a browser
+// does (browserURL).
 func (rt *route) mapURL(raw string) (string, bool) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
+	u, ok := browserURL(raw)
+	if !ok {
 		return "", false
 	}
 	if u.Host == "" || !sameOrigin(u, rt.origin) {
@@ -81,19 +82,38 @@ func (rt *route) mapURL(raw string) (string, bool) {
 	return public, true
 }
 
-// mapRefresh maps the URL of a Refresh value ("5; url=https://…", the
-// url= optional and its value optionally quoted).
+// mapRefresh maps the URL of a Refresh value, parsed as the HTML Standard
+// does: a delay, then ";", "," or white space, then an optional "url=",
+// then the URL, optionally quoted.
 func (rt *route) mapRefresh(v string) (string, bool) {
-	sep := strings.IndexAny(v, ";,")
-	if sep < 0 {
+	rest := strings.TrimLeft(v, " \t\n\f\r")
+	i := 0
+	for i < len(rest) && ('0' <= rest[i] && rest[i] <= '9' || rest[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return "", false // not a refresh browsers act on; drop rather than guess
+	}
+	delay, rest := rest[:i], strings.TrimLeft(rest[i:], " \t\n\f\r")
+	if rest != "" && (rest[0] == ';' || rest[0] == ',') {
+		rest = strings.TrimLeft(rest[1:], " \t\n\f\r")
+	}
+	if rest == "" {
 		return v, true // a bare delay reloads the same URL
 	}
-	delay, target := strings.TrimSpace(v[:sep]), strings.TrimSpace(v[sep+1:])
-	if len(target) >= 4 && strings.EqualFold(target[:4], "url=") {
-		target = strings.TrimSpace(target[4:])
+	if len(rest) >= 3 && strings.EqualFold(rest[:3], "url") {
+		if after := strings.TrimLeft(rest[3:], " \t\n\f\r"); strings.HasPrefix(after, "=") {
+			rest = strings.TrimLeft(after[1:], " \t\n\f\r")
+		}
 	}
-	target = strings.Trim(target, `"'`)
-	mapped, ok := rt.mapURL(target)
+	if rest != "" && (rest[0] == '"' || rest[0] == '\'') {
+		if end := strings.IndexByte(rest[1:], rest[0]); end >= 0 {
+			rest = rest[1 : 1+end]
+		} else {
+			rest = rest[1:]
+		}
+	}
+	mapped, ok := rt.mapURL(rest)
 	if !ok {
 		return "", false
 	}
@@ -122,8 +142,8 @@ func (rt *route) mapLinks(v string) string {
 		params, next := splitLinkParams(rest[end+1:])
 		rest = next
 		mapped, ok := rt.mapURL(target)
-		if !ok {
-			continue
+		if !ok || rt.namesUpstream(params) {
+			continue // params such as anchor= and imagesrcset= hold URLs too
 		}
 		out = append(out, "<"+mapped+">"+params)
 	}
@@ -151,15 +171,31 @@ func splitLinkParams(s string) (params, rest string) {
 	return s, ""
 }
 
-// sameOrigin compares u with the upstream's origin; a URL without a scheme
-// ("//host/path") takes the upstream's.
+// namesUpstream reports whether s names the upstream's host in any
+// spelling net/url or a browser would read, for values that are not one
+// URL (Link params, a CSP's report-uri).
+func (rt *route) namesUpstream(s string) bool {
+	s = strings.ToLower(s)
+	if containsHost(s, rt.upstreamHost) {
+		return true
+	}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(" \t,;\"'<>=", r) }) {
+		if u, ok := browserURL(f); ok && u.Host != "" && strings.EqualFold(u.Hostname(), rt.upstreamHost) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrigin compares u, read by browserURL, with the upstream's origin; a
+// URL without a scheme ("//host/path") takes the upstream's.
 func sameOrigin(u, origin *url.URL) bool {
 	scheme := u.Scheme
 	if scheme == "" {
 		scheme = origin.Scheme
 	}
 	return strings.EqualFold(scheme, origin.Scheme) &&
-		strings.EqualFold(u.Hostname(), origin.Hostname()) &&
+		u.Hostname() == canonicalHost(origin.Hostname()) &&
 		portOrDefault(u, scheme) == portOrDefault(origin, origin.Scheme)
 }
 
@@ -187,4 +223,24 @@ func (rt *route) publicPath(escaped string) (string, bool) {
 		return "", false
 	}
 	return rest, true
+}
+
+// containsHost reports whether host occurs in s as a whole host name: not
+// inside a longer name.
+func containsHost(s, host string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], host)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(host)
+		if (start == 0 || !isHostByte(s[start-1])) && (end == len(s) || !isHostByte(s[end]) || s[end] == '.' && (end+1 == len(s) || !isHostByte(s[end+1]))) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func isHostByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_'
 }

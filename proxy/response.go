@@ -32,10 +32,15 @@ var droppedResponseHeaders = map[string]bool{
 	"accept-ch": true, "accept-ch-lifetime": true, "critical-ch": true,
 	"x-sendfile": true, "x-lighttpd-send-file": true, "x-lighttpd-sendfile": true,
 	"proxy-authenticate": true, "x-request-id": true,
+	// Browser state kept per origin: FedCM login status, device-bound
+	// sessions, shared storage, topics, prerendering and speculation.
+	"set-login": true, "secure-session-registration": true, "sec-session-registration": true,
+	"secure-session-challenge": true, "sec-session-challenge": true, "shared-storage-write": true,
+	"observe-browsing-topics": true, "supports-loading-mode": true, "speculation-rules": true,
 }
 
 // droppedResponsePrefixes (lower case) are whole families of such headers.
-var droppedResponsePrefixes = []string{"access-control-", "x-accel-", "x-litespeed-", "x-sendfile-"}
+var droppedResponsePrefixes = []string{"access-control-", "x-accel-", "x-litespeed-", "x-sendfile-", "attribution-reporting-"}
 
 // bffResponseHeaders (lower case) are set or rewritten by the filter on the
 // header section, so a trailer of the same name, which some clients merge
@@ -116,9 +121,28 @@ func (rt *route) setInert(hdr http.Header, status int) {
 			hdr["Content-Type"] = octetStream
 		}
 	}
-	if !rt.PassthroughCSP && len(hdr["Content-Security-Policy"]) == 0 {
+	if !rt.PassthroughCSP && !rt.ownCSP(hdr["Content-Security-Policy"]) {
 		hdr["Content-Security-Policy"] = apiCSP
 	}
+	if vals := hdr["Content-Security-Policy-Report-Only"]; len(vals) > 0 && rt.namesUpstream(strings.Join(vals, " ")) {
+		delete(hdr, "Content-Security-Policy-Report-Only")
+	}
+}
+
+// ownCSP reports whether an upstream's policy may stand for the default:
+// it sets at least one directive (an empty policy enforces nothing), and
+// sends no report to the upstream's own address, which the browser would
+// learn.
+func (rt *route) ownCSP(vals []string) bool {
+	set := false
+	for _, v := range vals {
+		for d := range strings.SplitSeq(v, ";") {
+			if strings.Trim(d, " \t,") != "" {
+				set = true
+			}
+		}
+	}
+	return set && !rt.namesUpstream(strings.Join(vals, " "))
 }
 
 // dropPasswordChallenges removes WWW-Authenticate values that name a scheme
@@ -157,7 +181,10 @@ func onlyTokenChallenges(v string) bool {
 		if part == "" {
 			return true
 		}
-		scheme, _, _ := strings.Cut(part, " ")
+		scheme := part
+		if i := strings.IndexAny(part, " \t"); i >= 0 {
+			scheme = part[:i]
+		}
 		if strings.Contains(scheme, "=") {
 			return seen // an auth-param of the challenge before
 		}

@@ -16,15 +16,18 @@ import (
 type route struct {
 	Route // defaults filled in; handed to TokenSource and Match by pointer
 
-	mode     string // Token with its default
-	origin   *url.URL
-	basePath string // upstream path without its final "/"; "" for none
-	baseRaw  string // escaped form of basePath
-	slashes  int    // number of "/" in Prefix
-	allowAll bool   // Methods empty
-	allow    string // Allow header for 405
-	rp       *httputil.ReverseProxy
-	handler  http.Handler // routeHandler in Config.Middleware
+	mode   string // Token with its default
+	origin *url.URL
+	// upstreamHost is the upstream's host as browserURL writes it, for
+	// finding it in answers.
+	upstreamHost string
+	basePath     string // upstream path without its final "/"; "" for none
+	baseRaw      string // escaped form of basePath
+	slashes      int    // number of "/" in Prefix
+	allowAll     bool   // Methods empty
+	allow        string // Allow header for 405
+	rp           *httputil.ReverseProxy
+	handler      http.Handler // routeHandler in Config.Middleware
 }
 
 // allows reports whether method may be proxied on rt.
@@ -131,6 +134,7 @@ func compileRoute(r Route) (*route, []string) {
 	}
 
 	rt.origin = &url.URL{Scheme: u.Scheme, Host: u.Host}
+	rt.upstreamHost = canonicalHost(u.Hostname())
 	rt.basePath = strings.TrimSuffix(u.Path, "/")
 	rt.baseRaw = strings.TrimSuffix(u.EscapedPath(), "/")
 	rt.slashes = strings.Count(r.Prefix, "/")

@@ -155,10 +155,13 @@ func decodeYAML(data []byte, name string, cfg *Config) (err error) {
 	return nil
 }
 
-var quotedValue = regexp.MustCompile("`[^`]*`")
+// quotedValue is a value yaml.v3 quotes in its errors: in backticks, or
+// in single quotes (an alias's anchor name, which is whatever followed the
+// "*" of an unquoted value such as a secret).
+var quotedValue = regexp.MustCompile("`[^`]*`|'[^']*'")
 
 // cleanYAMLError makes a yaml.v3 error one line and drops the values it
-// quotes between backticks (they may be secrets).
+// quotes (they may be secrets).
 func cleanYAMLError(err error) string {
 	s := quotedValue.ReplaceAllString(err.Error(), "value")
 	s = strings.TrimPrefix(s, "yaml: ")

@@ -153,6 +153,9 @@ func TestLoadYAMLErrors(t *testing.T) {
 		{"top level list", "- a\n", "", "must be a mapping"},
 		{"syntax error", "listen: [\n", "", "line"},
 		{"two documents", "listen: ':1'\n---\nlisten: ':2'\n", "", "only one YAML document"},
+		// Review of issue 13: an unquoted secret starting with "*" is an
+		// alias, and yaml.v3 named the "anchor" in its error.
+		{"secret read as an alias", "oidc:\n  client_secret: *" + secret + "\n", "", "unknown anchor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
