@@ -71,7 +71,11 @@ type Manager struct {
 
 // spec is what a route asks for.
 type spec struct {
-	key      string // the token's name in the session; "" for the sign-in token
+	// signIn: the route takes the sign-in access token (it asks for no
+	// audience, resource or scopes); else key names its token in the
+	// session (and in the client-token cache).
+	signIn   bool
+	key      string
 	exchange string
 	req      oidcclient.TokenRequest
 }
@@ -103,8 +107,8 @@ func New(cfg Config) (*Manager, error) {
 func specFor(rt *proxy.Route) spec {
 	s := spec{exchange: rt.Exchange, req: oidcclient.TokenRequest{Audience: rt.Audience, Resource: rt.Resource, Scopes: rt.Scopes}}
 	if rt.Audience == "" && rt.Resource == "" && len(rt.Scopes) == 0 {
-		s.req = oidcclient.TokenRequest{}
-		return s // the sign-in access token
+		s.signIn = true
+		return s
 	}
 	scopes := slices.Clone(rt.Scopes)
 	slices.Sort(scopes)
@@ -139,17 +143,20 @@ func (m *Manager) Token(r *http.Request, route *proxy.Route) (string, error) {
 		}
 		return "", ErrUnauthenticated
 	}
-	if tok, ok := freshToken(rec, sp.key, time.Now()); ok {
+	if tok, ok := freshToken(rec, sp, time.Now()); ok {
 		return tok, nil
 	}
 	return m.renew(r.Context(), key, sp)
 }
 
-// freshToken is the session's token named key, if it is not due yet.
-func freshToken(rec *session.Record, key string, now time.Time) (string, bool) {
-	if key == "" {
+// signInSpec asks for the sign-in access token.
+var signInSpec = &spec{signIn: true}
+
+// freshToken is the session's token for sp, if it is not due yet.
+func freshToken(rec *session.Record, sp *spec, now time.Time) (string, bool) {
+	if sp.signIn {
 		return string(rec.AccessToken), rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
 	}
-	t, ok := rec.Tokens[key]
+	t, ok := rec.Tokens[sp.key]
 	return string(t.AccessToken), ok && now.Before(t.RefreshAt)
 }

@@ -104,11 +104,11 @@ func TestSpecKeys(t *testing.T) {
 	a := specFor(&proxy.Route{Audience: "x", Scopes: []string{"b", "a"}, Exchange: proxy.ExchangeRefresh})
 	b := specFor(&proxy.Route{Audience: "x", Scopes: []string{"a", "b"}, Exchange: proxy.ExchangeRefresh})
 	c := specFor(&proxy.Route{Audience: "x", Scopes: []string{"a", "b"}, Exchange: proxy.ExchangeTokenExchange})
-	if a.key != b.key || a.key == c.key || a.key == "" {
+	if a.key != b.key || a.key == c.key || a.signIn {
 		t.Errorf("keys %q %q %q: want the first two equal, the third different, none empty", a.key, b.key, c.key)
 	}
-	if s := specFor(&proxy.Route{}); s.key != "" {
-		t.Errorf("a route without audience, resource or scopes: key %q, want the sign-in token's", s.key)
+	if s := specFor(&proxy.Route{}); !s.signIn {
+		t.Errorf("a route without audience, resource or scopes: %+v, want the sign-in token", s)
 	}
 }
 

@@ -25,7 +25,7 @@ func (m *Manager) renew(ctx context.Context, key string, sp *spec) (string, erro
 		var issued session.Secret // a refresh token the provider rotated to
 		_, err := m.cfg.Sessions.Update(ctx, key, func(rec *session.Record) (bool, error) {
 			now := time.Now()
-			if t, ok := freshToken(rec, sp.key, now); ok {
+			if t, ok := freshToken(rec, sp, now); ok {
 				tok = t
 				m.cfg.Refreshed("coalesced")
 				return false, nil
@@ -40,7 +40,7 @@ func (m *Manager) renew(ctx context.Context, key string, sp *spec) (string, erro
 				// refreshed for it: keep what that refresh rotated.
 				return rec.RefreshToken != oldRefresh || rec.AccessToken != oldAccess, err
 			}
-			tok, _ = freshToken(rec, sp.key, now)
+			tok, _ = freshToken(rec, sp, now)
 			m.cfg.Refreshed("ok")
 			return true, nil
 		})
@@ -93,18 +93,18 @@ func (m *Manager) failed(ctx context.Context, key string, err error) error {
 // (and any rotated refresh token) into rec.
 func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) error {
 	p := m.cfg.Provider
-	if sp.key == "" || sp.exchange != proxy.ExchangeTokenExchange {
+	if sp.signIn || sp.exchange != proxy.ExchangeTokenExchange {
 		t, err := p.Refresh(ctx, string(rec.RefreshToken), sp.req, rec.Subject)
 		if err != nil {
 			return err
 		}
-		m.applyRefresh(rec, t, sp.key)
+		m.applyRefresh(rec, t, sp)
 		return nil
 	}
 	// Token exchange needs a live subject token: renew the sign-in access
 	// token first if it is due.
-	if _, ok := freshToken(rec, "", time.Now()); !ok {
-		if err := m.obtain(ctx, rec, &spec{}); err != nil {
+	if _, ok := freshToken(rec, signInSpec, time.Now()); !ok {
+		if err := m.obtain(ctx, rec, signInSpec); err != nil {
 			return err
 		}
 	}
@@ -122,12 +122,12 @@ func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) err
 	return nil
 }
 
-func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, key string) {
+func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spec) {
 	if t.RefreshToken != "" {
 		rec.RefreshToken = session.Secret(t.RefreshToken)
 	}
-	if key != "" {
-		m.storeAudienceToken(rec, t, key)
+	if !sp.signIn {
+		m.storeAudienceToken(rec, t, sp.key)
 		return
 	}
 	rec.AccessToken = session.Secret(t.AccessToken)
