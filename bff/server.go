@@ -1,15 +1,3 @@
-// Package bff is the backend-for-frontend's HTTP surface: the /bff/*
-// endpoints (sign-in, callback, user, logout, back-channel logout, the
-// session manager), the middleware every request passes (request ID and
-// access log, anti-forgery, security headers, sign-in limits), and [New],
-// which wires the other packages together: bff/config for the
-// configuration, bff/oidcclient for the provider, session for the sessions,
-// bff/tokens for the tokens of API calls, proxy for the calls themselves and
-// web for the SPA. Handlers turn errors into answers in one place
-// (writeError).
-//
-// It holds no YAML parsing, no OAuth, OIDC or JOSE calls and no store
-// driver.
 package bff
 
 import (

@@ -1,21 +1,3 @@
-// Package proxy is the BFF's reverse proxy to internal APIs.
-//
-// The SPA calls /api/... on its own origin with only its session cookie. For
-// each configured [Route] the [Handler] removes the browser's credentials
-// (Cookie, Authorization, Proxy-Authorization), asks a [TokenSource] for an
-// access token meant for that API, attaches it as "Authorization: Bearer",
-// sets X-Forwarded-For/-Proto/-Host from the real connection and forwards the
-// request with [httputil.ReverseProxy] (Rewrite, never Director). Request
-// bodies, server-sent events and WebSocket upgrades are streamed.
-//
-// Only the configured upstreams are ever dialled: the target scheme, host and
-// base path come from the route, never from the request, and a request path
-// that could climb out of the route (dot segments, encoded slashes or
-// backslashes, double encoding, control characters) is refused with 400.
-//
-// The Handler does NOT check anti-forgery headers (X-CSRF, Origin,
-// Sec-Fetch-Site) and does NOT look at sessions: the caller does both before
-// it, and the TokenSource maps a session to a token.
 package proxy
 
 import (
