@@ -42,7 +42,6 @@ type Server struct {
 	tokenKeys    sync.Map       // *proxy.Route -> its token's key in the session
 	background   sync.WaitGroup // revocations still under way
 	clientTokens clientTokens
-	streams      streams // API calls under way, by session
 	metrics      *metrics
 	// loginStarts and loginCallbacks limit sign-ins per client address;
 	// unlistedProxy warns once of a proxy missing from trusted_proxies.
@@ -82,13 +81,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	backend, err := openBackend(ctx, cfg.Session)
+	store, err := openStore(ctx, cfg.Session)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, backend.Close)
 	s.sessions, err = session.NewManager(session.Config{
-		Backend:     instrumentedBackend{Backend: backend, m: s.metrics},
+		Store:       store,
+		Observe:     s.metrics.observeStore,
 		Cipher:      cipher,
 		IdleTimeout: cfg.Session.IdleTimeout,
 		Lifetime:    cfg.Session.Lifetime,
@@ -103,14 +102,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		LockTTL: cfg.OIDC.Timeout + 10*time.Second,
 	})
 	if err != nil {
-		backend.Close()
-		return nil, err
+		return nil, err // only for a nil store or cipher, which cannot be here
 	}
+	s.closers = append(s.closers, s.sessions.Close)
 	s.login = newLoginFlows(keys)
 	s.provider = s.newProvider()
 	s.loginStarts, s.loginCallbacks = newLoginLimiter(cfg.RateLimit), newLoginLimiter(cfg.RateLimit)
 	if err := s.buildHandler(); err != nil {
-		backend.Close()
+		s.sessions.Close()
 		return nil, err
 	}
 	warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -120,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if interval <= 0 {
 		interval = defaultStreamCheckInterval
 	}
-	go s.checkStreams(warmCtx, interval)
+	go s.sessions.CheckCalls(warmCtx, interval)
 	return s, nil
 }
 
@@ -221,7 +220,7 @@ func (s *Server) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var errs []error
-	if err := s.sessions.Backend().Ping(ctx); err != nil {
+	if err := s.sessions.Ping(ctx); err != nil {
 		errs = append(errs, errors.New("session store unreachable"))
 	}
 	if !s.provider.loaded() {

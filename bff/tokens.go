@@ -142,7 +142,7 @@ func (s *Server) renewalFailed(ctx context.Context, key string, err error) error
 	switch {
 	case errors.Is(err, errInvalidGrant):
 		s.metrics.refreshes.WithLabelValues("invalid_grant").Inc()
-		s.streams.end(key)
+		s.sessions.EndCalls(key) // at once, even if the store cannot delete
 		if _, derr := s.sessions.Delete(ctx, key); derr == nil {
 			s.metrics.sessionsEnded.WithLabelValues("invalid_grant").Inc()
 		}
