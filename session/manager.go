@@ -59,7 +59,9 @@ type Config struct {
 	Observe func(op string, d time.Duration, err error)
 }
 
-// Manager creates, loads, updates and deletes sessions. It is safe for
+// Manager creates, loads, updates and deletes sessions, and ends the API
+// calls bound to them (calls.go). It is the only user of its store: callers
+// reach the store's replay cache and health through it too. It is safe for
 // concurrent use.
 type Manager struct {
 	cfg      Config
