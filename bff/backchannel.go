@@ -50,7 +50,7 @@ func (s *Server) backchannelLogout(r *http.Request) (int, error) {
 	case err != nil:
 		return 0, errProviderDown(err)
 	}
-	first, err := s.sessions.Backend().FirstUse(ctx, "jti:"+claims.JTI, time.Now().Add(2*oidcclient.LogoutTokenMaxAge))
+	first, err := s.sessions.FirstUse(ctx, "jti:"+claims.JTI, time.Now().Add(2*oidcclient.LogoutTokenMaxAge))
 	if err != nil {
 		return 0, errStoreDown(err)
 	}
@@ -63,7 +63,7 @@ func (s *Server) backchannelLogout(r *http.Request) (int, error) {
 		// must not be refused as a replay while sessions are still open.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
-		if ferr := s.sessions.Backend().Forget(fctx, "jti:"+claims.JTI); ferr != nil {
+		if ferr := s.sessions.Forget(fctx, "jti:"+claims.JTI); ferr != nil {
 			s.log.WarnContext(ctx, "back-channel logout failed and its jti could not be released; the provider's retry will be refused",
 				"request_id", requestID(ctx), "cause", ferr.Error())
 		}

@@ -32,7 +32,7 @@ func TestBackchannelLogoutRetryAfterStoreFault(t *testing.T) {
 	rc := redis.NewClient(opt)
 	defer rc.Close()
 	ctx := context.Background()
-	// The sid index key (see session.Redis): made the wrong type, so that
+	// The sid index key (see redisstore.Store): made the wrong type, so that
 	// reading it fails, as a store fault would.
 	sum := sha256.Sum256([]byte(h.sid))
 	key := "bff:i:sid:" + base64.RawURLEncoding.EncodeToString(sum[:18])

@@ -53,7 +53,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	// The cookie alone cannot stop a replay of an old copy of it, so
 	// remember the state server-side (on every instance) until it would
 	// have expired anyway.
-	first, err := s.sessions.Backend().FirstUse(ctx, "state:"+state, flow.Created.Add(loginFlowTTL))
+	first, err := s.sessions.FirstUse(ctx, "state:"+state, flow.Created.Add(loginFlowTTL))
 	if err != nil {
 		return errStoreDown(err)
 	}

@@ -3,6 +3,8 @@ package bff
 import (
 	"net/http"
 	"time"
+
+	"github.com/bff-project/bff/session"
 )
 
 const sessionCookieName = "__Host-bff"
@@ -36,8 +38,8 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 
 // sessionToken returns the session cookie's value, or "".
 func sessionToken(r *http.Request) string {
-	if call, ok := callFrom(r.Context()); ok {
-		return call.token // an API call: already read by trackStreams
+	if call, ok := session.CallFrom(r.Context()); ok {
+		return call.CookieValue() // an API call: already read by trackStreams
 	}
 	c, err := r.Cookie(sessionCookieName)
 	if err != nil {

@@ -33,11 +33,10 @@ func (s *Server) endSessions(ctx context.Context, keys []string, reason string) 
 	var ended []*session.Record
 	defer func() { s.revokeAll(ctx, ended) }()
 	for _, key := range keys {
-		rec, err := s.sessions.Delete(ctx, key)
+		rec, err := s.sessions.Delete(ctx, key) // also ends its API calls here
 		if err != nil {
 			return ended, errStoreDown(err)
 		}
-		s.streams.end(key)
 		if rec != nil {
 			ended = append(ended, rec)
 			s.metrics.sessionsEnded.WithLabelValues(reason).Inc()

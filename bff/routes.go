@@ -24,7 +24,7 @@ func (s *Server) buildHandler() error {
 	}
 	var err error
 	s.tokens, err = tokens.New(tokens.Config{
-		Sessions: s.sessions, Provider: s.provider, Routes: routes, LoadSession: s.boundSession,
+		Sessions: s.sessions, Provider: s.provider, Routes: routes,
 		RefreshSkew: s.cfg.OIDC.RefreshSkew, Timeout: s.cfg.OIDC.Timeout,
 		Refreshed: func(result string) { s.metrics.refreshes.WithLabelValues(result).Inc() },
 		Ended:     func(reason string) { s.metrics.sessionsEnded.WithLabelValues(reason).Inc() },

@@ -34,7 +34,6 @@ type Server struct {
 	login      *loginFlows
 	proxy      *proxy.Handler
 	background sync.WaitGroup // revocations still under way
-	streams    streams        // API calls under way, by session
 	metrics    *metrics
 	// loginStarts and loginCallbacks limit sign-ins per client address;
 	// unlistedProxy warns once of a proxy missing from trusted_proxies.
@@ -95,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if interval <= 0 {
 		interval = defaultStreamCheckInterval
 	}
-	go s.checkStreams(warmCtx, interval)
+	go s.sessions.CheckCalls(warmCtx, interval)
 	return s, nil
 }
 
@@ -106,13 +105,13 @@ func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
 	if err != nil {
 		return err
 	}
-	backend, err := openBackend(ctx, cfg.Session)
+	store, err := openStore(ctx, cfg.Session)
 	if err != nil {
 		return err
 	}
-	s.closers = append(s.closers, backend.Close)
 	s.sessions, err = session.NewManager(session.Config{
-		Backend:     instrumentedBackend{Backend: backend, m: s.metrics},
+		Store:       store,
+		Observe:     s.metrics.observeStore,
 		Cipher:      cipher,
 		IdleTimeout: cfg.Session.IdleTimeout,
 		Lifetime:    cfg.Session.Lifetime,
@@ -126,7 +125,11 @@ func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
 		// A renewal holds the lock across one provider call.
 		LockTTL: cfg.OIDC.Timeout + 10*time.Second,
 	})
-	return err
+	if err != nil {
+		return err // only for a nil store or cipher, which cannot be here
+	}
+	s.closers = append(s.closers, s.sessions.Close)
+	return nil
 }
 
 // parse derives the values New needs from the (validated) configuration.
@@ -194,7 +197,7 @@ func (s *Server) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var errs []error
-	if err := s.sessions.Backend().Ping(ctx); err != nil {
+	if err := s.sessions.Ping(ctx); err != nil {
 		errs = append(errs, errors.New("session store unreachable"))
 	}
 	if !s.provider.Ready() {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/boltstore"
 )
 
 // Example wires the session package the way the BFF does: a cipher from
@@ -31,13 +32,13 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	store, err := session.OpenBolt(filepath.Join(dir, "sessions.db"))
+	store, err := boltstore.Open(filepath.Join(dir, "sessions.db"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer store.Close()
+	defer store.Close() // or m.Close(), which closes the store
 
-	m, err := session.NewManager(session.Config{Backend: store, Cipher: c})
+	m, err := session.NewManager(session.Config{Store: store, Cipher: c})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/bff-project/bff/session"
@@ -13,13 +14,12 @@ import (
 // by user or sid has to find it.
 func TestLookupKeepsUnreadableSessionsIndexed(t *testing.T) {
 	ctx := context.Background()
-	backend := newBolt(t)
-	defer backend.Close()
-	right, err := session.NewManager(session.Config{Backend: backend, Cipher: mustCipher(t, bytes.Repeat([]byte{1}, 32))})
+	backend := openTestBolt(t, filepath.Join(t.TempDir(), "s.db"))
+	right, err := session.NewManager(session.Config{Store: backend, Cipher: mustCipher(t, bytes.Repeat([]byte{1}, 32))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong, err := session.NewManager(session.Config{Backend: backend, Cipher: mustCipher(t, bytes.Repeat([]byte{2}, 32))})
+	wrong, err := session.NewManager(session.Config{Store: backend, Cipher: mustCipher(t, bytes.Repeat([]byte{2}, 32))})
 	if err != nil {
 		t.Fatal(err)
 	}

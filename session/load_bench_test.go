@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/boltstore"
+	"github.com/bff-project/bff/session/redisstore"
 	"github.com/bff-project/bff/session/redistest"
 )
 
@@ -26,18 +30,15 @@ func BenchmarkManagerLoad(b *testing.B) {
 	backends := []struct {
 		name      string
 		exclusive bool
-		open      func(b *testing.B) session.Backend
+		open      func(b *testing.B) scs.CtxStore
 	}{
 		{"bolt-exclusive", true, openBenchBolt},
 		{"bolt-shared", false, openBenchBolt},
-		{"redis", false, func(b *testing.B) session.Backend {
-			r, _ := openRedis(b, redistest.Server(b))
-			return r
-		}},
+		{"redis", false, openBenchRedis},
 	}
 	for _, bk := range backends {
 		b.Run(bk.name, func(b *testing.B) {
-			m, err := session.NewManager(session.Config{Backend: bk.open(b), Cipher: cipher, Exclusive: bk.exclusive})
+			m, err := session.NewManager(session.Config{Store: bk.open(b), Cipher: cipher, Exclusive: bk.exclusive})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -57,13 +58,32 @@ func BenchmarkManagerLoad(b *testing.B) {
 	}
 }
 
-func openBenchBolt(b *testing.B) session.Backend {
-	bolt, err := session.OpenBolt(filepath.Join(b.TempDir(), "s.db"))
+func openBenchBolt(b *testing.B) scs.CtxStore {
+	bolt, err := boltstore.Open(filepath.Join(b.TempDir(), "s.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { bolt.Close() })
 	return bolt
+}
+
+// openBenchRedis opens a store under a prefix of its own, whose keys it
+// deletes at the end.
+func openBenchRedis(b *testing.B) scs.CtxStore {
+	prefix := "bffbench:" + session.StoreKey(b.Name() + time.Now().String())[:12] + ":"
+	r, err := redisstore.Open(context.Background(), redisstore.Config{URL: redistest.Server(b), Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c := r.Client()
+		ctx := context.Background()
+		if keys, err := c.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+		r.Close()
+	})
+	return r
 }
 
 // typicalRecord has tokens of realistic sizes (RS256 JWTs of about 900

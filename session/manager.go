@@ -1,11 +1,3 @@
-// Package session keeps browser sessions on the server: the [Record] type,
-// its encryption at rest ([Cipher]), the [Backend] interfaces that bolt and
-// Redis implement, and the [Manager] that ties cookie values to records.
-//
-// The cookie carries only a random token. The store key is the SHA-256 of
-// that token, and the record is sealed with AES-GCM using the store key as
-// associated data, so a dump of the store yields neither tokens nor usable
-// cookies.
 package session
 
 import (
@@ -18,6 +10,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 // ErrNotFound is returned by [Manager.Update] when the session no longer
@@ -31,8 +25,11 @@ const saveTimeout = 5 * time.Second
 
 // Config configures a [Manager].
 type Config struct {
-	// Backend stores the sessions. Required.
-	Backend Backend
+	// Store keeps the sealed sessions: any scs store with context methods
+	// (wrap one without them in [ContextStore]). The package doc says
+	// which optional interfaces it may add and what the Manager does
+	// without each. Required.
+	Store scs.CtxStore
 	// Cipher seals records. Required.
 	Cipher *Cipher
 	// IdleTimeout ends a session unused for this long. Default 2h.
@@ -53,20 +50,31 @@ type Config struct {
 	Exclusive bool
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Observe, when set, is called after every store call with the
+	// operation ("find", "commit", "replace", "delete", "index_add",
+	// "index_remove", "index_lookup", "all", "lock", "first_use",
+	// "forget", "ping"), its duration (for "lock", the wait included) and
+	// its error, for metrics. It must be fast and safe for concurrent use.
+	// Default: none.
+	Observe func(op string, d time.Duration, err error)
 }
 
-// Manager creates, loads, updates and deletes sessions. It is safe for
+// Manager creates, loads, updates and deletes sessions, and ends the API
+// calls bound to them (calls.go). It is the only user of its store: callers
+// reach the store's replay cache and health through it too. It is safe for
 // concurrent use.
 type Manager struct {
 	cfg      Config
+	store    *backend
 	cache    recordCache
+	calls    calls    // API calls under way, by store key
 	touching sync.Map // store key -> struct{}: a LastSeenAt write under way
 }
 
 // NewManager returns a Manager for cfg.
 func NewManager(cfg Config) (*Manager, error) {
-	if cfg.Backend == nil || cfg.Cipher == nil {
-		return nil, errors.New("session: Backend and Cipher are required")
+	if cfg.Store == nil || cfg.Cipher == nil {
+		return nil, errors.New("session: Store and Cipher are required")
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Hour
@@ -86,11 +94,8 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{cfg: cfg, cache: recordCache{max: cfg.CacheSize}}, nil
+	return &Manager{cfg: cfg, store: newBackend(cfg.Store, cfg.Observe), cache: recordCache{max: cfg.CacheSize}}, nil
 }
-
-// Backend returns the manager's backend.
-func (m *Manager) Backend() Backend { return m.cfg.Backend }
 
 // IdleTimeout returns the configured idle timeout.
 func (m *Manager) IdleTimeout() time.Duration { return m.cfg.IdleTimeout }
@@ -131,11 +136,11 @@ func (m *Manager) Create(ctx context.Context, rec *Record) (token Secret, err er
 		return "", err
 	}
 	expiry := rec.ExpiresAt
-	if err := m.cfg.Backend.IndexAdd(ctx, BySubject, indexValue(rec.Subject), key, expiry); err != nil {
+	if err := m.store.indexAdd(ctx, BySubject, indexValue(rec.Subject), key, expiry); err != nil {
 		return "", fmt.Errorf("session: index: %w", err)
 	}
 	if rec.SID != "" {
-		if err := m.cfg.Backend.IndexAdd(ctx, BySID, indexValue(rec.SID), key, expiry); err != nil {
+		if err := m.store.indexAdd(ctx, BySID, indexValue(rec.SID), key, expiry); err != nil {
 			return "", fmt.Errorf("session: index: %w", err)
 		}
 	}
@@ -214,7 +219,7 @@ func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stor
 		}
 	}
 	epoch := m.cache.epoch()
-	b, found, err := m.cfg.Backend.Find(ctx, key)
+	b, found, err := m.store.find(ctx, key)
 	if err != nil {
 		return nil, false, fmt.Errorf("session: find: %w", err)
 	}
@@ -222,19 +227,25 @@ func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stor
 		m.cache.drop(key)
 		return nil, false, nil
 	}
+	return m.decode(key, b, epoch), true, nil
+}
+
+// decode opens the bytes b read under key, through the cache; nil when no
+// configured key opens them. epoch is the cache's, taken before the read.
+func (m *Manager) decode(key string, b []byte, epoch cacheEpoch) *Record {
 	if rec := m.cache.get(key, b); rec != nil {
-		return rec, true, nil
+		return rec
 	}
 	plain, err := m.cfg.Cipher.Open(b, []byte(key))
 	if err != nil {
-		return nil, true, nil
+		return nil
 	}
-	rec = new(Record)
+	rec := new(Record)
 	if err := json.Unmarshal(plain, rec); err != nil {
-		return nil, true, nil
+		return nil
 	}
 	m.cache.putRead(key, b, rec, epoch)
-	return rec, true, nil
+	return rec
 }
 
 // save writes rec under key: a new session when create is set, otherwise
@@ -248,11 +259,11 @@ func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool
 	expiry := rec.IdleExpiresAt(m.cfg.IdleTimeout)
 	epoch := m.cache.epoch()
 	if create {
-		if err := m.cfg.Backend.Commit(ctx, key, b, expiry); err != nil {
+		if err := m.store.commit(ctx, key, b, expiry); err != nil {
 			return fmt.Errorf("session: commit: %w", err)
 		}
 	} else {
-		replaced, err := m.cfg.Backend.Replace(ctx, key, b, expiry)
+		replaced, err := m.store.replace(ctx, key, b, expiry)
 		if err != nil {
 			return fmt.Errorf("session: replace: %w", err)
 		}
@@ -268,7 +279,7 @@ func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool
 // Lock takes the session's cross-instance lock. Most callers want
 // [Manager.Update], which takes it for them.
 func (m *Manager) Lock(ctx context.Context, key string) (unlock func(), err error) {
-	return m.cfg.Backend.Lock(ctx, "lock:"+key, m.cfg.LockTTL)
+	return m.store.lock(ctx, "lock:"+key, m.cfg.LockTTL)
 }
 
 // Update changes a session under its lock: it re-reads the record, passes a
@@ -323,79 +334,38 @@ func (m *Manager) Live(ctx context.Context, key string) (bool, error) {
 
 // Delete ends the session under key, if any, and returns the record it
 // had, so the caller can revoke its tokens. It is not an error when the
-// session is already gone.
+// session is already gone. Once the store has dropped it, Delete ends this
+// instance's API calls bound to it ([Manager.EndCalls]); other instances'
+// calls end at their next [Manager.CheckCalls] round.
 func (m *Manager) Delete(ctx context.Context, key string) (*Record, error) {
 	rec, err := m.find(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.cfg.Backend.Delete(ctx, key); err != nil {
+	if err := m.store.delete(ctx, key); err != nil {
 		return nil, fmt.Errorf("session: delete: %w", err)
 	}
 	m.cache.remove(key)
 	if rec != nil {
 		m.unindex(ctx, key, rec)
 	}
+	// Last: a call that binds before this and loads the session while
+	// it is still stored (or, for an exclusive Manager, cached) is ended.
+	m.EndCalls(key)
 	return rec, nil
 }
 
 // forget deletes an expired session found on the way; failures only leave
 // work for the store's own expiry.
 func (m *Manager) forget(ctx context.Context, key string, rec *Record) {
-	_ = m.cfg.Backend.Delete(ctx, key)
+	_ = m.store.delete(ctx, key)
 	m.cache.remove(key)
 	m.unindex(ctx, key, rec)
 }
 
 func (m *Manager) unindex(ctx context.Context, key string, rec *Record) {
-	_ = m.cfg.Backend.IndexRemove(ctx, BySubject, indexValue(rec.Subject), key)
+	_ = m.store.indexRemove(ctx, BySubject, indexValue(rec.Subject), key)
 	if rec.SID != "" {
-		_ = m.cfg.Backend.IndexRemove(ctx, BySID, indexValue(rec.SID), key)
+		_ = m.store.indexRemove(ctx, BySID, indexValue(rec.SID), key)
 	}
-}
-
-// Entry is one session found by an index lookup.
-type Entry struct {
-	Key    string
-	Record *Record
-}
-
-// BySubject lists the live sessions of one user.
-func (m *Manager) BySubject(ctx context.Context, sub string) ([]Entry, error) {
-	return m.lookup(ctx, BySubject, sub)
-}
-
-// BySID lists the live sessions made in one provider session.
-func (m *Manager) BySID(ctx context.Context, sid string) ([]Entry, error) {
-	return m.lookup(ctx, BySID, sid)
-}
-
-// lookup resolves index entries and drops the stale ones it meets, which
-// keeps the index consistent with expiry without a full scan.
-func (m *Manager) lookup(ctx context.Context, kind, value string) ([]Entry, error) {
-	iv := indexValue(value)
-	keys, err := m.cfg.Backend.IndexLookup(ctx, kind, iv)
-	if err != nil {
-		return nil, fmt.Errorf("session: index lookup: %w", err)
-	}
-	now := m.cfg.Now()
-	var out []Entry
-	for _, key := range keys {
-		rec, stored, err := m.findStored(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		if rec == nil {
-			if !stored {
-				_ = m.cfg.Backend.IndexRemove(ctx, kind, iv, key)
-			}
-			continue
-		}
-		if !m.live(rec, now) {
-			m.forget(ctx, key, rec)
-			continue
-		}
-		out = append(out, Entry{Key: key, Record: rec})
-	}
-	return out, nil
 }

@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/boltstore"
 )
 
 // fakeClock is Config.Now for tests. It starts at the real time because the
@@ -53,7 +56,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // remembers the (kind, hashed value) each key was indexed under, so tests
 // can inspect the index without knowing how values are hashed.
 type countingBackend struct {
-	*session.Bolt
+	*boltstore.Store
 	commits atomic.Int64
 	// findDelay, when set, holds every Find result back for up to this
 	// long, so that concurrent callers act on data that is already stale.
@@ -73,8 +76,8 @@ func (b *countingBackend) runAfterCall() {
 	}
 }
 
-func (b *countingBackend) Find(ctx context.Context, key string) ([]byte, bool, error) {
-	v, found, err := b.Bolt.Find(ctx, key)
+func (b *countingBackend) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
+	v, found, err := b.Store.FindCtx(ctx, key)
 	if d := b.findDelay.Load(); d > 0 {
 		time.Sleep(time.Duration(rand.Int64N(d)))
 	}
@@ -82,9 +85,9 @@ func (b *countingBackend) Find(ctx context.Context, key string) ([]byte, bool, e
 	return v, found, err
 }
 
-func (b *countingBackend) Commit(ctx context.Context, key string, data []byte, expiry time.Time) error {
+func (b *countingBackend) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	b.commits.Add(1)
-	return b.Bolt.Commit(ctx, key, data, expiry)
+	return b.Store.CommitCtx(ctx, key, data, expiry)
 }
 
 // Replace honours ctx as a networked store does (bolt ignores it).
@@ -93,7 +96,7 @@ func (b *countingBackend) Replace(ctx context.Context, key string, data []byte, 
 		return false, err
 	}
 	b.commits.Add(1)
-	ok, err := b.Bolt.Replace(ctx, key, data, expiry)
+	ok, err := b.Store.Replace(ctx, key, data, expiry)
 	b.runAfterCall()
 	return ok, err
 }
@@ -105,7 +108,7 @@ func (b *countingBackend) IndexAdd(ctx context.Context, kind, value, key string,
 	}
 	b.indexed[key] = append(b.indexed[key], [2]string{kind, value})
 	b.mu.Unlock()
-	return b.Bolt.IndexAdd(ctx, kind, value, key, expiry)
+	return b.Store.IndexAdd(ctx, kind, value, key, expiry)
 }
 
 // indexValues returns the values key was indexed under, by kind.
@@ -127,7 +130,7 @@ func (b *countingBackend) inIndex(t *testing.T, kind, key string) bool {
 	if !ok {
 		t.Fatalf("key was never indexed under %q", kind)
 	}
-	keys, err := b.Bolt.IndexLookup(context.Background(), kind, value)
+	keys, err := b.Store.IndexLookup(context.Background(), kind, value)
 	if err != nil {
 		t.Fatalf("IndexLookup() = %v", err)
 	}
@@ -136,7 +139,7 @@ func (b *countingBackend) inIndex(t *testing.T, kind, key string) bool {
 
 func (b *countingBackend) stored(t *testing.T, key string) []byte {
 	t.Helper()
-	v, found, err := b.Bolt.Find(context.Background(), key)
+	v, found, err := b.Store.FindCtx(context.Background(), key)
 	if err != nil {
 		t.Fatalf("backend Find() = %v", err)
 	}
@@ -148,11 +151,11 @@ func (b *countingBackend) stored(t *testing.T, key string) []byte {
 
 // openTestBolt opens a bolt file and closes it when the test ends (Close
 // is idempotent, so tests may close it earlier).
-func openTestBolt(t *testing.T, path string) *session.Bolt {
+func openTestBolt(t *testing.T, path string) *boltstore.Store {
 	t.Helper()
-	b, err := session.OpenBolt(path)
+	b, err := boltstore.Open(path)
 	if err != nil {
-		t.Fatalf("OpenBolt() = %v", err)
+		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
@@ -172,7 +175,7 @@ const (
 	testTouch    = 5 * time.Minute
 )
 
-// newTestEnv builds the environment; cfg's Backend, Cipher and Now are
+// newTestEnv builds the environment; cfg's Store, Cipher and Now are
 // filled in, and zero timeouts get the test defaults above.
 func newTestEnv(t *testing.T, cfg session.Config) *testEnv {
 	t.Helper()
@@ -180,7 +183,7 @@ func newTestEnv(t *testing.T, cfg session.Config) *testEnv {
 	e := &testEnv{
 		path:    path,
 		clock:   newFakeClock(),
-		backend: &countingBackend{Bolt: openTestBolt(t, path)},
+		backend: &countingBackend{Store: openTestBolt(t, path)},
 	}
 	e.m = e.manager(t, cfg, mustCipher(t, testKey(1)))
 	return e
@@ -190,7 +193,7 @@ func newTestEnv(t *testing.T, cfg session.Config) *testEnv {
 // clock.
 func (e *testEnv) manager(t *testing.T, cfg session.Config, c *session.Cipher) *session.Manager {
 	t.Helper()
-	cfg.Backend, cfg.Cipher, cfg.Now = e.backend, c, e.clock.Now
+	cfg.Store, cfg.Cipher, cfg.Now = e.backend, c, e.clock.Now
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = testIdle
 	}
@@ -226,15 +229,15 @@ func load(t *testing.T, m *session.Manager, token string) *session.Record {
 	return rec
 }
 
-func TestNewManagerRequiresBackendAndCipher(t *testing.T) {
+func TestNewManagerRequiresStoreAndCipher(t *testing.T) {
 	b := openTestBolt(t, filepath.Join(t.TempDir(), "s.db"))
 	c := mustCipher(t, testKey(1))
 	tests := []struct {
 		name string
 		cfg  session.Config
 	}{
-		{"no backend", session.Config{Cipher: c}},
-		{"no cipher", session.Config{Backend: b}},
+		{"no store", session.Config{Cipher: c}},
+		{"no cipher", session.Config{Store: b}},
 		{"neither", session.Config{}},
 	}
 	for _, tc := range tests {
@@ -287,7 +290,7 @@ func TestManagerCreate(t *testing.T) {
 		if raw == nil {
 			t.Fatalf("backend has nothing under StoreKey(token)")
 		}
-		if _, found, _ := e.backend.Find(ctx, tok); found {
+		if _, found, _ := e.backend.FindCtx(ctx, tok); found {
 			t.Error("backend has an entry under the cookie token itself")
 		}
 		if bytes.Contains(raw, []byte(tok)) {
@@ -316,11 +319,11 @@ func TestManagerLoadNoSession(t *testing.T) {
 
 	// A blob copied from alice's key to bob's must not open: the store key
 	// is the associated data.
-	if err := e.backend.Commit(ctx, bobKey, e.backend.stored(t, aliceKey), e.clock.Now().Add(time.Hour)); err != nil {
+	if err := e.backend.CommitCtx(ctx, bobKey, e.backend.stored(t, aliceKey), e.clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	carolTok, carolKey := e.create(t, &session.Record{Subject: "carol"})
-	if err := e.backend.Commit(ctx, carolKey, []byte("v1.garbage that is no envelope"), e.clock.Now().Add(time.Hour)); err != nil {
+	if err := e.backend.CommitCtx(ctx, carolKey, []byte("v1.garbage that is no envelope"), e.clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -645,7 +648,7 @@ func TestManagerUpdate(t *testing.T) {
 		if rec := load(t, e.m, tok); rec != nil {
 			t.Errorf("Load() after Update = %+v, want the session to stay deleted", rec)
 		}
-		if _, found, _ := e.backend.Find(ctx, key); found {
+		if _, found, _ := e.backend.FindCtx(ctx, key); found {
 			t.Error("the store holds the session again")
 		}
 		if entries, _ := e.m.BySubject(ctx, "alice"); len(entries) != 0 {
@@ -939,8 +942,8 @@ func TestManagerRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	c := mustCipher(t, testKey(1))
 	clock := newFakeClock()
-	newManager := func(b session.Backend) *session.Manager {
-		m, err := session.NewManager(session.Config{Backend: b, Cipher: c, Now: clock.Now, IdleTimeout: testIdle})
+	newManager := func(b scs.CtxStore) *session.Manager {
+		m, err := session.NewManager(session.Config{Store: b, Cipher: c, Now: clock.Now, IdleTimeout: testIdle})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1133,7 +1136,7 @@ func TestManagerIndex(t *testing.T) {
 
 	t.Run("entries without a session are removed", func(t *testing.T) {
 		// The store dropped b1 on its own (its expiry), leaving the index.
-		if err := e.backend.Delete(ctx, b1); err != nil {
+		if err := e.backend.DeleteCtx(ctx, b1); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := e.m.BySubject(ctx, "bob"); err != nil || len(got) != 0 {

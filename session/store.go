@@ -6,16 +6,15 @@ import (
 	"time"
 )
 
-// Store keeps opaque, already encrypted session blobs by store key. A store
-// key is a hash of the cookie value, never the cookie value itself.
+// The store contract is scs's: a [Manager] keeps sessions in any
+// [github.com/alexedwards/scs/v2.CtxStore]. A store key is a hash of the
+// cookie value, never the cookie value itself, and the value is an
+// already encrypted blob. FindCtx returns found=false and a nil error when
+// the key is unknown or expired; err is for system failures only.
 //
-// Find returns found=false and a nil error when the key is unknown or
-// expired; err is for system failures only (as scs.Store specifies).
-type Store interface {
-	Find(ctx context.Context, key string) (b []byte, found bool, err error)
-	Commit(ctx context.Context, key string, b []byte, expiry time.Time) error
-	Delete(ctx context.Context, key string) error
-}
+// What the BFF needs beyond scs is in the optional interfaces below, each
+// found by a type assertion on the store. The package doc says what the
+// Manager does for a store without one.
 
 // Replacer changes a stored blob only while it exists, so a session that
 // was deleted while a request held its lock (a logout during a token
@@ -62,22 +61,19 @@ type ReplayCache interface {
 	Forget(ctx context.Context, id string) error
 }
 
-// Backend is everything a session backend (bolt, Redis) provides.
-type Backend interface {
-	Store
-	Replacer
-	Index
-	Locker
-	ReplayCache
-	// Ping reports whether the backend is reachable (for /readyz).
+// Pinger reports whether a store is reachable (for /readyz).
+type Pinger interface {
 	Ping(ctx context.Context) error
-	// Close releases the backend's resources.
-	Close() error
 }
 
 // ErrLockNotObtained is returned by [Locker.Lock] when the context ends
 // before the lock is free. errors.Is finds it in wrapped errors.
 var ErrLockNotObtained = errors.New("session: lock not obtained")
+
+// ErrNotSupported is returned by [Manager.BySubject] and [Manager.BySID]
+// when the store has neither an [Index] nor a way to list its sessions
+// (scs.IterableCtxStore or scs.IterableStore). errors.Is finds it.
+var ErrNotSupported = errors.New("session: not supported by the store")
 
 // Index kinds.
 const (

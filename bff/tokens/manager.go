@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,9 +42,6 @@ type Config struct {
 	// Routes are the proxy's routes in configuration order (the order of
 	// proxy.Route.Index), whose token specs are worked out once here.
 	Routes []proxy.Route
-	// LoadSession loads the live session of an API call (nil record when
-	// there is none). Required.
-	LoadSession func(r *http.Request) (key string, rec *session.Record, err error)
 	// RefreshSkew renews a token this long before it expires (at most half
 	// its life). Default 60s.
 	RefreshSkew time.Duration
@@ -82,8 +80,8 @@ type spec struct {
 
 // New returns a Manager for cfg.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Sessions == nil || cfg.Provider == nil || cfg.LoadSession == nil {
-		return nil, errors.New("tokens: Sessions, Provider and LoadSession are required")
+	if cfg.Sessions == nil || cfg.Provider == nil {
+		return nil, errors.New("tokens: Sessions and Provider are required")
 	}
 	if cfg.RefreshSkew <= 0 {
 		cfg.RefreshSkew = 60 * time.Second
@@ -133,7 +131,7 @@ func (m *Manager) Token(r *http.Request, route *proxy.Route) (string, error) {
 	if route.Token == proxy.TokenClient {
 		return m.client.token(r.Context(), m, sp)
 	}
-	key, rec, err := m.cfg.LoadSession(r)
+	key, rec, err := m.session(r)
 	if err != nil {
 		return "", err
 	}
@@ -147,6 +145,23 @@ func (m *Manager) Token(r *http.Request, route *proxy.Route) (string, error) {
 		return tok, nil
 	}
 	return m.renew(r.Context(), key, sp)
+}
+
+// session loads the live session of the call r belongs to: a call begun
+// with session.Manager.BeginCall (by the middleware in front of the proxy)
+// for the cookie it carried. LoadCall binds the call to its session before
+// loading it, so that a logout landing during the load still ends the
+// call. A request that began no call has no session.
+func (m *Manager) session(r *http.Request) (string, *session.Record, error) {
+	call, ok := session.CallFrom(r.Context())
+	if !ok {
+		return "", nil, nil
+	}
+	key, rec, err := m.cfg.Sessions.LoadCall(r.Context(), call)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %v", ErrStore, err)
+	}
+	return key, rec, nil
 }
 
 // signInSpec asks for the sign-in access token.

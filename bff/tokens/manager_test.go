@@ -11,6 +11,7 @@ import (
 	"github.com/bff-project/bff/bff/oidcclient"
 	"github.com/bff-project/bff/proxy"
 	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/boltstore"
 )
 
 // fixture is a Manager on a real bolt store with one session holding a
@@ -24,7 +25,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	store, err := session.OpenBolt(filepath.Join(t.TempDir(), "s.db"))
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions, err := session.NewManager(session.Config{Backend: store, Cipher: cipher, Exclusive: true})
+	sessions, err := session.NewManager(session.Config{Store: store, Cipher: cipher, Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +47,7 @@ func newFixture(t testing.TB) *fixture {
 		{Prefix: "/api/orders/", Token: proxy.TokenUser, Audience: "orders-api", Scopes: []string{"orders.read"}, Exchange: proxy.ExchangeRefresh, Index: 1},
 		{Prefix: "/api/open/", Token: proxy.TokenUserOptional, Audience: "open-api", Index: 2},
 	}
-	load := func(r *http.Request) (string, *session.Record, error) {
-		c, err := r.Cookie("s")
-		if err != nil {
-			return "", nil, nil
-		}
-		return sessions.Load(r.Context(), c.Value)
-	}
-	m, err := New(Config{Sessions: sessions, Provider: provider, Routes: routes, LoadSession: load})
+	m, err := New(Config{Sessions: sessions, Provider: provider, Routes: routes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +63,11 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodGet, "/api/orders/x", nil)
-	req.AddCookie(&http.Cookie{Name: "s", Value: string(cookie)})
+	// What the middleware in front of the proxy does for a call that
+	// carries the session cookie.
+	call := sessions.BeginCall(context.Background(), string(cookie))
+	t.Cleanup(func() { sessions.FinishCall(call) })
+	req := httptest.NewRequestWithContext(call, http.MethodGet, "/api/orders/x", nil)
 	return &fixture{m: m, routes: routes, req: req}
 }
 

@@ -69,6 +69,8 @@ func (m *Manager) failed(ctx context.Context, key string, err error) error {
 	switch {
 	case errors.Is(err, oidcclient.ErrInvalidGrant):
 		m.cfg.Refreshed("invalid_grant")
+		// Its calls end even if the store cannot delete it now.
+		m.cfg.Sessions.EndCalls(key)
 		if rec, derr := m.cfg.Sessions.Delete(ctx, key); derr == nil && rec != nil {
 			m.cfg.Ended("invalid_grant")
 		}

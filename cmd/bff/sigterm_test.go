@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/boltstore"
 )
 
 // TestSIGTERMDrainsInFlightRequest builds the real binary, starts it, and
@@ -144,7 +144,7 @@ server:
 	}
 	// bbolt holds an exclusive file lock while open: opening it again at
 	// once proves the store was closed, not just abandoned.
-	b, err := session.OpenBolt(dbPath)
+	b, err := boltstore.Open(dbPath)
 	if err != nil {
 		t.Fatalf("bolt file after shutdown: %v", err)
 	}

@@ -18,8 +18,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/boltstore"
+	"github.com/bff-project/bff/session/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -155,15 +158,22 @@ func (e *env) logout(ctx context.Context, target string, u devop.User, cookie st
 	return d, nil
 }
 
-// openStore opens a BFF's closed store from the parent.
-func (e *env) openStore(ctx context.Context, b bffChild) (session.Backend, error) {
-	if b.Store == "redis" {
-		return session.OpenRedis(ctx, session.RedisConfig{URL: b.RedisURL, Prefix: b.RedisPrefix, Timeout: 5 * time.Second})
-	}
-	return session.OpenBolt(b.BoltPath)
+// store is what the parent does with a BFF's store: a Manager on it, a
+// look at the sealed bytes, and Close.
+type store interface {
+	scs.CtxStore
+	io.Closer
 }
 
-func (e *env) manager(backend session.Backend) (*session.Manager, error) {
+// openStore opens a BFF's closed store from the parent.
+func (e *env) openStore(ctx context.Context, b bffChild) (store, error) {
+	if b.Store == "redis" {
+		return redisstore.Open(ctx, redisstore.Config{URL: b.RedisURL, Prefix: b.RedisPrefix, Timeout: 5 * time.Second})
+	}
+	return boltstore.Open(b.BoltPath)
+}
+
+func (e *env) manager(backend store) (*session.Manager, error) {
 	key, err := base64.StdEncoding.DecodeString(e.key)
 	if err != nil {
 		return nil, err
@@ -172,7 +182,7 @@ func (e *env) manager(backend session.Backend) (*session.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return session.NewManager(session.Config{Backend: backend, Cipher: c})
+	return session.NewManager(session.Config{Store: backend, Cipher: c})
 }
 
 // sessionSize prints (a), the size of alice's typical session, and
@@ -201,12 +211,12 @@ func (e *env) sessionSize(ctx context.Context, bffs []bffChild, alice map[string
 	fmt.Printf("(a) one typical session (ID, access and refresh tokens, %d audience tokens)\n", len(rec.Tokens))
 	fmt.Printf("  record: %d B JSON (ID token %d, access token %d, refresh token %d, audience tokens %s, claims %d)\n",
 		len(plain), len(rec.IDToken), len(rec.AccessToken), len(rec.RefreshToken), audienceSizes(rec), len(rec.Claims))
-	blob, _, err := backend.Find(ctx, session.StoreKey(alice[b.Name]))
+	blob, _, err := backend.FindCtx(ctx, session.StoreKey(alice[b.Name]))
 	if err != nil {
 		return nil, err
 	}
 	fmt.Printf("  sealed: %d B\n", len(blob))
-	if r, ok := backend.(*session.Redis); ok {
+	if r, ok := backend.(*redisstore.Store); ok {
 		if err := printRedisSize(ctx, r.Client(), b.RedisPrefix+"s:"+session.StoreKey(alice[b.Name])); err != nil {
 			return nil, err
 		}
@@ -257,7 +267,7 @@ func (e *env) fill(ctx context.Context, b bffChild, tmpl *session.Record, o opti
 		return 0, err
 	}
 	defer backend.Close()
-	c := backend.(*session.Redis).Client()
+	c := backend.(*redisstore.Store).Client()
 	before, _ := usedMemory(ctx, c)
 	n, d, err := e.create(ctx, backend, tmpl, o)
 	after, _ := usedMemory(ctx, c)
@@ -315,7 +325,7 @@ func (e *env) fillBolt(ctx context.Context, b bffChild, tmpl *session.Record, o 
 }
 
 // create makes copies of tmpl for other users with 16 goroutines.
-func (e *env) create(ctx context.Context, backend session.Backend, tmpl *session.Record, o options) (int, time.Duration, error) {
+func (e *env) create(ctx context.Context, backend store, tmpl *session.Record, o options) (int, time.Duration, error) {
 	m, err := e.manager(backend)
 	if err != nil {
 		return 0, 0, err

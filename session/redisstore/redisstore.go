@@ -1,26 +1,44 @@
-package session
+package redisstore
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bff-project/bff/session"
 )
 
-// This file holds the Redis backend: sessions, index, replay cache and locks.
+// This file holds the store itself: sessions, index, replay cache and locks.
 
-// Defaults for [RedisConfig].
+// Defaults for [Config].
 const (
-	defaultRedisPrefix  = "bff:"
-	defaultRedisTimeout = 500 * time.Millisecond
-	defaultLockTTL      = 30 * time.Second
+	defaultPrefix  = "bff:"
+	defaultTimeout = 500 * time.Millisecond
+	defaultLockTTL = 30 * time.Second
 )
 
-// Redis is the shared [Backend] on Redis (single server, Sentinel or
+// Store has every extension of package session: a Manager on it needs no
+// stand-in.
+var _ interface {
+	scs.CtxStore
+	session.Replacer
+	session.Index
+	session.Locker
+	session.ReplayCache
+	session.Pinger
+	io.Closer
+} = (*Store)(nil)
+
+// Store is the shared session store on Redis (single server, Sentinel or
 // Cluster), for several BFF instances behind one load balancer. It is safe
 // for concurrent use.
 //
@@ -38,25 +56,25 @@ const (
 // on a ClusterClient or sentinel-backed UniversalClient, and its Commit
 // errors on a past expiry. Its three methods are small enough to write
 // here on the UniversalClient, with the same semantics.
-type Redis struct {
+type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration // bounds Ping and unlock
 	gets    *getBatcher
 }
 
-// NewRedis returns a Redis backend on client, for callers that build their
-// own. It relies on client's timeouts for every call but Ping, which it
-// bounds by 500ms. An empty prefix means "bff:". Close closes client.
-func NewRedis(client redis.UniversalClient, prefix string) *Redis {
+// New returns a store on client, for callers that build their own. It
+// relies on client's timeouts for every call but Ping, which it bounds by
+// 500ms. An empty prefix means "bff:". Close closes client.
+func New(client redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
-		prefix = defaultRedisPrefix
+		prefix = defaultPrefix
 	}
-	return &Redis{client: client, prefix: prefix, timeout: defaultRedisTimeout, gets: newGetBatcher(client, defaultRedisTimeout)}
+	return &Store{client: client, prefix: prefix, timeout: defaultTimeout, gets: newGetBatcher(client, defaultTimeout)}
 }
 
 // Client returns the underlying client, for metrics (PoolStats) and tests.
-func (r *Redis) Client() redis.UniversalClient { return r.client }
+func (r *Store) Client() redis.UniversalClient { return r.client }
 
 func redisErr(op string, err error) error {
 	return fmt.Errorf("redis %s: %w", op, err)
@@ -65,8 +83,9 @@ func redisErr(op string, err error) error {
 // ms is t in Unix milliseconds, as PXAT and index scores want it.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// Find implements [Store] with one GET.
-func (r *Redis) Find(ctx context.Context, key string) ([]byte, bool, error) {
+// FindCtx implements scs.CtxStore with one GET, sent in a pipeline with
+// the GETs of concurrent calls (see batch.go).
+func (r *Store) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
 	b, err := r.gets.get(ctx, r.prefix+"s:"+key)
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
@@ -77,12 +96,12 @@ func (r *Redis) Find(ctx context.Context, key string) ([]byte, bool, error) {
 	return b, true, nil
 }
 
-// Commit implements [Store]: SET with PXAT, so Redis drops the session at
-// expiry. An expiry already past deletes the key.
-func (r *Redis) Commit(ctx context.Context, key string, data []byte, expiry time.Time) error {
+// CommitCtx implements scs.CtxStore: SET with PXAT, so Redis drops the
+// session at expiry. An expiry already past deletes the key.
+func (r *Store) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	at := ms(expiry)
 	if at <= ms(time.Now()) {
-		return r.Delete(ctx, key)
+		return r.DeleteCtx(ctx, key)
 	}
 	if err := r.client.Do(ctx, "set", r.prefix+"s:"+key, data, "pxat", at).Err(); err != nil {
 		return redisErr("set", err)
@@ -90,12 +109,12 @@ func (r *Redis) Commit(ctx context.Context, key string, data []byte, expiry time
 	return nil
 }
 
-// Replace implements [Replacer]: SET XX, which Redis applies only to a
+// Replace implements [session.Replacer]: SET XX, which Redis applies only to a
 // key that exists (and has not expired), atomically.
-func (r *Redis) Replace(ctx context.Context, key string, data []byte, expiry time.Time) (bool, error) {
+func (r *Store) Replace(ctx context.Context, key string, data []byte, expiry time.Time) (bool, error) {
 	at := ms(expiry)
 	if at <= ms(time.Now()) {
-		return false, r.Delete(ctx, key)
+		return false, r.DeleteCtx(ctx, key)
 	}
 	err := r.client.Do(ctx, "set", r.prefix+"s:"+key, data, "pxat", at, "xx").Err()
 	if errors.Is(err, redis.Nil) {
@@ -107,15 +126,34 @@ func (r *Redis) Replace(ctx context.Context, key string, data []byte, expiry tim
 	return true, nil
 }
 
-// Delete implements [Store].
-func (r *Redis) Delete(ctx context.Context, key string) error {
+// DeleteCtx implements scs.CtxStore.
+func (r *Store) DeleteCtx(ctx context.Context, key string) error {
 	if err := r.client.Del(ctx, r.prefix+"s:"+key).Err(); err != nil {
 		return redisErr("del", err)
 	}
 	return nil
 }
 
-func (r *Redis) indexKey(kind, value string) string {
+// Find, Commit and Delete are scs.Store's methods without a context,
+// which scs.CtxStore still requires. Unlike scs's goredisstore, which
+// panics in them, they work: the client's timeouts bound every call.
+
+// Find implements scs.Store.
+func (r *Store) Find(key string) ([]byte, bool, error) {
+	return r.FindCtx(context.Background(), key)
+}
+
+// Commit implements scs.Store.
+func (r *Store) Commit(key string, data []byte, expiry time.Time) error {
+	return r.CommitCtx(context.Background(), key, data, expiry)
+}
+
+// Delete implements scs.Store.
+func (r *Store) Delete(key string) error {
+	return r.DeleteCtx(context.Background(), key)
+}
+
+func (r *Store) indexKey(kind, value string) string {
 	return r.prefix + "i:" + kind + ":" + value
 }
 
@@ -135,9 +173,9 @@ redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', tonumber(top[2])))
 return 1
 `)
 
-// IndexAdd implements [Index]: the entry is a member of a sorted set per
+// IndexAdd implements [session.Index]: the entry is a member of a sorted set per
 // (kind, value), scored by its expiry in Unix ms.
-func (r *Redis) IndexAdd(ctx context.Context, kind, value, key string, expiry time.Time) error {
+func (r *Store) IndexAdd(ctx context.Context, kind, value, key string, expiry time.Time) error {
 	k := r.indexKey(kind, value)
 	err := indexAddScript.Run(ctx, r.client, []string{k}, ms(expiry), key, ms(time.Now())).Err()
 	if err != nil {
@@ -146,8 +184,8 @@ func (r *Redis) IndexAdd(ctx context.Context, kind, value, key string, expiry ti
 	return nil
 }
 
-// IndexRemove implements [Index].
-func (r *Redis) IndexRemove(ctx context.Context, kind, value, key string) error {
+// IndexRemove implements [session.Index].
+func (r *Store) IndexRemove(ctx context.Context, kind, value, key string) error {
 	if err := r.client.ZRem(ctx, r.indexKey(kind, value), key).Err(); err != nil {
 		return redisErr("index remove", err)
 	}
@@ -161,9 +199,9 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `)
 
-// IndexLookup implements [Index]; its cost follows the entries of one
+// IndexLookup implements [session.Index]; its cost follows the entries of one
 // (kind, value), never the size of the store.
-func (r *Redis) IndexLookup(ctx context.Context, kind, value string) ([]string, error) {
+func (r *Store) IndexLookup(ctx context.Context, kind, value string) ([]string, error) {
 	k := r.indexKey(kind, value)
 	keys, err := indexLookupScript.Run(ctx, r.client, []string{k}, ms(time.Now())).StringSlice()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -172,9 +210,9 @@ func (r *Redis) IndexLookup(ctx context.Context, kind, value string) ([]string, 
 	return keys, nil
 }
 
-// FirstUse implements [ReplayCache] with SET NX PXAT, which Redis runs
+// FirstUse implements [session.ReplayCache] with SET NX PXAT, which Redis runs
 // atomically. An expiry already past is kept for a millisecond.
-func (r *Redis) FirstUse(ctx context.Context, id string, expiry time.Time) (bool, error) {
+func (r *Store) FirstUse(ctx context.Context, id string, expiry time.Time) (bool, error) {
 	at := max(ms(expiry), ms(time.Now())+1)
 	err := r.client.Do(ctx, "set", r.prefix+"r:"+id, "1", "nx", "pxat", at).Err()
 	if errors.Is(err, redis.Nil) {
@@ -186,8 +224,8 @@ func (r *Redis) FirstUse(ctx context.Context, id string, expiry time.Time) (bool
 	return true, nil
 }
 
-// Forget implements [ReplayCache].
-func (r *Redis) Forget(ctx context.Context, id string) error {
+// Forget implements [session.ReplayCache].
+func (r *Store) Forget(ctx context.Context, id string) error {
 	if err := r.client.Del(ctx, r.prefix+"r:"+id).Err(); err != nil {
 		return redisErr("replay del", err)
 	}
@@ -218,27 +256,27 @@ end
 return 0
 `)
 
-// Lock implements [Locker] across instances: SET NX PX with a random owner
+// Lock implements [session.Locker] across instances: SET NX PX with a random owner
 // token, polled with jittered backoff from 5ms to 50ms while taken. A ttl
 // of zero or less means 30s. When ctx ends first, the error wraps
-// [ErrLockNotObtained] and the context's error; a Redis failure is
+// [session.ErrLockNotObtained] and the context's error; a Redis failure is
 // returned at once (wrapping neither), so an outage fails fast.
 //
 // The returned func releases the lock only if this caller still owns it.
 // It does not report errors: if Redis cannot be reached, the lock lapses
 // after ttl.
-func (r *Redis) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
+func (r *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
 	if ttl <= 0 {
 		ttl = defaultLockTTL
 	}
 	k := r.prefix + "l:" + key
-	owner := randomString(16)
+	owner := ownerToken()
 	wait := 5 * time.Millisecond
 	for {
 		got, err := lockScript.Run(ctx, r.client, []string{k}, owner, max(ttl.Milliseconds(), 1)).Int()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%w: %w", ErrLockNotObtained, context.Cause(ctx))
+				return nil, fmt.Errorf("%w: %w", session.ErrLockNotObtained, context.Cause(ctx))
 			}
 			return nil, redisErr("lock", err)
 		}
@@ -252,14 +290,14 @@ func (r *Redis) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%w: %w", ErrLockNotObtained, context.Cause(ctx))
+			return nil, fmt.Errorf("%w: %w", session.ErrLockNotObtained, context.Cause(ctx))
 		case <-t.C:
 		}
 		wait = min(2*wait, 50*time.Millisecond)
 	}
 }
 
-func (r *Redis) unlocker(k, owner string) func() {
+func (r *Store) unlocker(k, owner string) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -272,8 +310,8 @@ func (r *Redis) unlocker(k, owner string) func() {
 	}
 }
 
-// Ping implements [Backend] with PING, bounded by the configured timeout.
-func (r *Redis) Ping(ctx context.Context) error {
+// Ping implements [session.Pinger] with PING, bounded by the configured timeout.
+func (r *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	if err := r.client.Ping(ctx).Err(); err != nil {
@@ -283,10 +321,17 @@ func (r *Redis) Ping(ctx context.Context) error {
 }
 
 // Close closes the client.
-func (r *Redis) Close() error {
+func (r *Store) Close() error {
 	r.gets.close()
 	if err := r.client.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
 		return err
 	}
 	return nil
+}
+
+// ownerToken is a lock holder's random name, 128 bits.
+func ownerToken() string {
+	b := make([]byte, 16)
+	_, _ = crand.Read(b) // never fails (crypto/rand's documented contract)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

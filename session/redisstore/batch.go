@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func newGetBatcher(client redis.UniversalClient, timeout time.Duration) *getBatc
 }
 
 var (
-	errBatcherClosed = errors.New("redis get: backend closed")
+	errBatcherClosed = errors.New("redis get: store closed")
 	errQueueTimeout  = errors.New("redis get: timed out waiting for a connection")
 )
 

@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// This file holds RedisConfig and OpenRedis: URL schemes to a go-redis client.
+// This file holds Config and Open: URL schemes to a go-redis client.
 
-// RedisConfig configures [OpenRedis]. The zero value of every field but
-// URL/Addrs is a safe default.
-type RedisConfig struct {
+// Config configures [Open]. The zero value of every field but URL/Addrs is
+// a safe default.
+type Config struct {
 	// URL locates Redis. Schemes:
 	//   - redis://[user:pass@]host[:6379][/db][?go-redis options] and
 	//     rediss:// (TLS), or unix:///path/to/socket: one server, parsed by
@@ -31,7 +31,7 @@ type RedisConfig struct {
 	//     Redis Cluster, even with a single seed address.
 	// Required unless Addrs is set.
 	URL string
-	// Prefix starts every key this backend writes. Default "bff:".
+	// Prefix starts every key this store writes. Default "bff:".
 	Prefix string
 	// Addrs, when set, replace the URL's host(s); the URL, if any, still
 	// gives TLS, credentials and database. One address: a single server;
@@ -53,16 +53,16 @@ type RedisConfig struct {
 	Timeout time.Duration
 }
 
-// OpenRedis builds the client that cfg describes. It does not contact
-// Redis, so it succeeds while Redis is down (use [Redis.Ping]); it fails
-// only for a bad configuration, with a message that never contains the
-// password. ctx is not used yet.
-func OpenRedis(_ context.Context, cfg RedisConfig) (*Redis, error) {
-	client, err := newRedisClient(cfg)
+// Open builds the client that cfg describes. It does not contact Redis, so
+// it succeeds while Redis is down (use [Store.Ping]); it fails only for a
+// bad configuration, with a message that never contains the password. ctx
+// is not used yet.
+func Open(_ context.Context, cfg Config) (*Store, error) {
+	client, err := newClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	r := NewRedis(client, cfg.Prefix)
+	r := New(client, cfg.Prefix)
 	if cfg.Timeout > 0 {
 		r.timeout = cfg.Timeout
 		r.gets.timeout = cfg.Timeout
@@ -70,14 +70,14 @@ func OpenRedis(_ context.Context, cfg RedisConfig) (*Redis, error) {
 	return r, nil
 }
 
-// newRedisClient builds the client cfg describes without contacting Redis.
-func newRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
+// newClient builds the client cfg describes without contacting Redis.
+func newClient(cfg Config) (redis.UniversalClient, error) {
 	if cfg.Timeout < 0 {
 		return nil, errors.New("session: redis: timeout must not be negative")
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
-		timeout = defaultRedisTimeout
+		timeout = defaultTimeout
 	}
 	t, err := parseRedisTarget(cfg)
 	if err != nil {
@@ -138,7 +138,7 @@ type redisTarget struct {
 }
 
 // parseRedisTarget reads URL, Addrs and MasterName.
-func parseRedisTarget(cfg RedisConfig) (*redisTarget, error) {
+func parseRedisTarget(cfg Config) (*redisTarget, error) {
 	t := &redisTarget{}
 	if cfg.URL == "" && len(cfg.Addrs) == 0 {
 		return nil, errors.New("session: redis: url (or addrs) is required")

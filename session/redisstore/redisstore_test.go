@@ -1,4 +1,4 @@
-package session_test
+package redisstore_test
 
 import (
 	"context"
@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/redisstore"
 	"github.com/bff-project/bff/session/redistest"
 	"github.com/bff-project/bff/session/storetest"
 )
@@ -30,18 +32,18 @@ func testPrefix(t testing.TB) string {
 	return "bfftest:" + unsafePrefixChars.ReplaceAllString(t.Name(), "_") + ":" + hex.EncodeToString(b) + ":"
 }
 
-// openRedis opens a backend on url under a fresh prefix, which it
-// returns, and on cleanup deletes the keys made under it.
-func openRedis(t testing.TB, url string) (*session.Redis, string) {
+// openRedis opens a store on url under a fresh prefix, which it returns,
+// and on cleanup deletes the keys made under it.
+func openRedis(t testing.TB, url string) (*redisstore.Store, string) {
 	t.Helper()
 	prefix := testPrefix(t)
-	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: url, Prefix: prefix})
+	r, err := redisstore.Open(context.Background(), redisstore.Config{URL: url, Prefix: prefix})
 	if err != nil {
-		t.Fatalf("OpenRedis() = %v", err)
+		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() {
 		r.Close()
-		// A client of its own: storetest.Run closes the backend first.
+		// A client of its own: storetest.Run closes the store first.
 		opt, err := redis.ParseURL(url)
 		if err != nil {
 			t.Error(err)
@@ -68,23 +70,23 @@ func keysUnder(t testing.TB, c redis.UniversalClient, pattern string) []string {
 	return keys
 }
 
-func TestRedisConformance(t *testing.T) {
+func TestConformance(t *testing.T) {
 	url := redistest.Server(t)
-	storetest.Run(t, func(t *testing.T) session.Backend {
+	storetest.Run(t, func(t *testing.T) scs.CtxStore {
 		r, _ := openRedis(t, url)
 		return r
 	})
 }
 
-// TestRedisKeyLayout checks that every key carries the prefix and that
+// TestKeyLayout checks that every key carries the prefix and that
 // Redis expires each one when the data it holds expires.
-func TestRedisKeyLayout(t *testing.T) {
+func TestKeyLayout(t *testing.T) {
 	url := redistest.Server(t)
 	r, prefix := openRedis(t, url)
 	c := r.Client()
 	ctx := context.Background()
 	now := time.Now()
-	if err := r.Commit(ctx, "k1", []byte("blob"), now.Add(time.Hour)); err != nil {
+	if err := r.CommitCtx(ctx, "k1", []byte("blob"), now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.IndexAdd(ctx, session.BySubject, "alice", "k1", now.Add(2*time.Hour)); err != nil {
@@ -142,41 +144,41 @@ func TestRedisKeyLayout(t *testing.T) {
 	}
 }
 
-func TestRedisDefaultPrefix(t *testing.T) {
+func TestDefaultPrefix(t *testing.T) {
 	url := redistest.Server(t)
-	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: url})
+	r, err := redisstore.Open(context.Background(), redisstore.Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	ctx := context.Background()
 	key := "default-prefix-" + testPrefix(t)
-	if err := r.Commit(ctx, key, []byte("x"), time.Now().Add(time.Minute)); err != nil {
+	if err := r.CommitCtx(ctx, key, []byte("x"), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	defer r.Delete(ctx, key)
+	defer r.DeleteCtx(ctx, key)
 	if n, err := r.Client().Exists(ctx, "bff:s:"+key).Result(); err != nil || n != 1 {
 		t.Errorf("EXISTS bff:s:<key> = %v, %v; want 1", n, err)
 	}
 }
 
-func TestRedisCommitPastExpiryDeletes(t *testing.T) {
+func TestCommitPastExpiryDeletes(t *testing.T) {
 	r, _ := openRedis(t, redistest.Server(t))
 	ctx := context.Background()
-	if err := r.Commit(ctx, "k", []byte("x"), time.Now().Add(time.Hour)); err != nil {
+	if err := r.CommitCtx(ctx, "k", []byte("x"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Commit(ctx, "k", []byte("y"), time.Now().Add(-time.Second)); err != nil {
+	if err := r.CommitCtx(ctx, "k", []byte("y"), time.Now().Add(-time.Second)); err != nil {
 		t.Fatalf("Commit(past expiry) = %v, want nil", err)
 	}
-	if _, found, err := r.Find(ctx, "k"); found || err != nil {
+	if _, found, err := r.FindCtx(ctx, "k"); found || err != nil {
 		t.Errorf("Find() after past-expiry Commit = %v, %v; want false, nil", found, err)
 	}
 }
 
-// TestRedisUnlockByNonOwner: a holder whose ttl lapsed must not release
+// TestUnlockByNonOwner: a holder whose ttl lapsed must not release
 // the lock the next holder took.
-func TestRedisUnlockByNonOwner(t *testing.T) {
+func TestUnlockByNonOwner(t *testing.T) {
 	r, _ := openRedis(t, redistest.Server(t))
 	ctx := context.Background()
 	unlockA, err := r.Lock(ctx, "L", 100*time.Millisecond)
@@ -204,9 +206,9 @@ func TestRedisUnlockByNonOwner(t *testing.T) {
 	unlockC()
 }
 
-// TestRedisLockLapses: a holder that crashed (never unlocks) blocks others
+// TestLockLapses: a holder that crashed (never unlocks) blocks others
 // only until its ttl.
-func TestRedisLockLapses(t *testing.T) {
+func TestLockLapses(t *testing.T) {
 	r, _ := openRedis(t, redistest.Server(t))
 	if _, err := r.Lock(context.Background(), "L", 300*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -224,7 +226,7 @@ func TestRedisLockLapses(t *testing.T) {
 	}
 }
 
-func TestRedisLockErrorWrapsContext(t *testing.T) {
+func TestLockErrorWrapsContext(t *testing.T) {
 	r, _ := openRedis(t, redistest.Server(t))
 	unlock, err := r.Lock(context.Background(), "L", 10*time.Second)
 	if err != nil {
@@ -243,36 +245,36 @@ func TestRedisLockErrorWrapsContext(t *testing.T) {
 // dead Redis (about two 500ms timeouts are expected); not a speed target.
 const outageBound = 3 * time.Second
 
-// backendCalls exercises every I/O method once.
-var backendCalls = []struct {
+// storeCalls exercises every I/O method once.
+var storeCalls = []struct {
 	name string
-	call func(ctx context.Context, r *session.Redis) error
+	call func(ctx context.Context, r *redisstore.Store) error
 }{
-	{"Find", func(ctx context.Context, r *session.Redis) error { _, _, err := r.Find(ctx, "k"); return err }},
-	{"Commit", func(ctx context.Context, r *session.Redis) error {
-		return r.Commit(ctx, "k", []byte("x"), time.Now().Add(time.Hour))
+	{"Find", func(ctx context.Context, r *redisstore.Store) error { _, _, err := r.FindCtx(ctx, "k"); return err }},
+	{"Commit", func(ctx context.Context, r *redisstore.Store) error {
+		return r.CommitCtx(ctx, "k", []byte("x"), time.Now().Add(time.Hour))
 	}},
-	{"Delete", func(ctx context.Context, r *session.Redis) error { return r.Delete(ctx, "gone") }},
-	{"IndexAdd", func(ctx context.Context, r *session.Redis) error {
+	{"Delete", func(ctx context.Context, r *redisstore.Store) error { return r.DeleteCtx(ctx, "gone") }},
+	{"IndexAdd", func(ctx context.Context, r *redisstore.Store) error {
 		return r.IndexAdd(ctx, "sub", "u", "k", time.Now().Add(time.Hour))
 	}},
-	{"IndexLookup", func(ctx context.Context, r *session.Redis) error {
+	{"IndexLookup", func(ctx context.Context, r *redisstore.Store) error {
 		_, err := r.IndexLookup(ctx, "sub", "u")
 		return err
 	}},
-	{"IndexRemove", func(ctx context.Context, r *session.Redis) error { return r.IndexRemove(ctx, "sub", "u", "x") }},
-	{"FirstUse", func(ctx context.Context, r *session.Redis) error {
+	{"IndexRemove", func(ctx context.Context, r *redisstore.Store) error { return r.IndexRemove(ctx, "sub", "u", "x") }},
+	{"FirstUse", func(ctx context.Context, r *redisstore.Store) error {
 		_, err := r.FirstUse(ctx, randomID(), time.Now().Add(time.Hour))
 		return err
 	}},
-	{"Lock", func(ctx context.Context, r *session.Redis) error {
+	{"Lock", func(ctx context.Context, r *redisstore.Store) error {
 		unlock, err := r.Lock(ctx, randomID(), time.Second)
 		if err == nil {
 			unlock()
 		}
 		return err
 	}},
-	{"Ping", func(ctx context.Context, r *session.Redis) error { return r.Ping(ctx) }},
+	{"Ping", func(ctx context.Context, r *redisstore.Store) error { return r.Ping(ctx) }},
 }
 
 func randomID() string {
@@ -282,9 +284,9 @@ func randomID() string {
 }
 
 // wantAllFail checks that every call fails, each within outageBound.
-func wantAllFail(t *testing.T, r *session.Redis, state string) {
+func wantAllFail(t *testing.T, r *redisstore.Store, state string) {
 	t.Helper()
-	for _, c := range backendCalls {
+	for _, c := range storeCalls {
 		start := time.Now()
 		err := c.call(context.Background(), r)
 		d := time.Since(start)
@@ -298,18 +300,18 @@ func wantAllFail(t *testing.T, r *session.Redis, state string) {
 	}
 }
 
-func wantAllSucceed(t *testing.T, r *session.Redis, state string) {
+func wantAllSucceed(t *testing.T, r *redisstore.Store, state string) {
 	t.Helper()
-	for _, c := range backendCalls {
+	for _, c := range storeCalls {
 		if err := c.call(context.Background(), r); err != nil {
 			t.Errorf("%s() %s = %v, want nil", c.name, state, err)
 		}
 	}
 }
 
-// TestRedisOutage: with Redis gone every call fails fast, and after it
+// TestOutage: with Redis gone every call fails fast, and after it
 // comes back the same backend works again without being reopened.
-func TestRedisOutage(t *testing.T) {
+func TestOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	r, _ := openRedis(t, srv.URL)
 	wantAllSucceed(t, r, "before the outage")
@@ -321,9 +323,9 @@ func TestRedisOutage(t *testing.T) {
 	wantAllSucceed(t, r, "after restart")
 }
 
-// TestRedisFrozen: a Redis that accepts nothing but never answers (a hung
+// TestFrozen: a Redis that accepts nothing but never answers (a hung
 // host) must not hang the caller either; the timeouts end each call.
-func TestRedisFrozen(t *testing.T) {
+func TestFrozen(t *testing.T) {
 	srv := redistest.Start(t)
 	r, _ := openRedis(t, srv.URL)
 	wantAllSucceed(t, r, "before the freeze")
@@ -336,13 +338,13 @@ func TestRedisFrozen(t *testing.T) {
 	wantAllSucceed(t, r, "after resume")
 }
 
-// TestOpenRedisDownAtStart: start-up does not need Redis; Ping reports it.
-func TestOpenRedisDownAtStart(t *testing.T) {
+// TestOpenDownAtStart: start-up does not need Redis; Ping reports it.
+func TestOpenDownAtStart(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()
-	r, err := session.OpenRedis(context.Background(), session.RedisConfig{URL: srv.URL})
+	r, err := redisstore.Open(context.Background(), redisstore.Config{URL: srv.URL})
 	if err != nil {
-		t.Fatalf("OpenRedis() with Redis down = %v, want nil", err)
+		t.Fatalf("Open() with Redis down = %v, want nil", err)
 	}
 	defer r.Close()
 	if err := r.Ping(context.Background()); err == nil {
@@ -354,9 +356,9 @@ func TestOpenRedisDownAtStart(t *testing.T) {
 	}
 }
 
-// TestRedisConcurrentFinds: concurrent reads share pipelines; each caller
+// TestConcurrentFinds: concurrent reads share pipelines; each caller
 // must get its own key's value, and a missing key stays missing.
-func TestRedisConcurrentFinds(t *testing.T) {
+func TestConcurrentFinds(t *testing.T) {
 	r, _ := openRedis(t, redistest.Server(t))
 	ctx := context.Background()
 	const n = 300
@@ -364,7 +366,7 @@ func TestRedisConcurrentFinds(t *testing.T) {
 		if i%3 == 0 {
 			continue // left missing
 		}
-		if err := r.Commit(ctx, fmt.Sprint("k", i), []byte(fmt.Sprint("v", i)), time.Now().Add(time.Hour)); err != nil {
+		if err := r.CommitCtx(ctx, fmt.Sprint("k", i), []byte(fmt.Sprint("v", i)), time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -372,7 +374,7 @@ func TestRedisConcurrentFinds(t *testing.T) {
 	for round := range 3 {
 		for i := range n {
 			wg.Go(func() {
-				b, found, err := r.Find(ctx, fmt.Sprint("k", i))
+				b, found, err := r.FindCtx(ctx, fmt.Sprint("k", i))
 				switch {
 				case err != nil:
 					t.Errorf("round %d: Find(k%d) = %v", round, i, err)
@@ -387,9 +389,9 @@ func TestRedisConcurrentFinds(t *testing.T) {
 	wg.Wait()
 }
 
-// TestRedisFrozenUnderLoad: with Redis hung, reads queued behind the stuck
+// TestFrozenUnderLoad: with Redis hung, reads queued behind the stuck
 // ones fail in bounded time too, instead of waiting their turn.
-func TestRedisFrozenUnderLoad(t *testing.T) {
+func TestFrozenUnderLoad(t *testing.T) {
 	srv := redistest.Start(t)
 	r, _ := openRedis(t, srv.URL)
 	wantAllSucceed(t, r, "before the freeze")
@@ -401,7 +403,7 @@ func TestRedisFrozenUnderLoad(t *testing.T) {
 	for range 2000 {
 		wg.Go(func() {
 			start := time.Now()
-			if b, found, err := r.Find(context.Background(), "k"); err == nil {
+			if b, found, err := r.FindCtx(context.Background(), "k"); err == nil {
 				t.Errorf("Find() with Redis frozen = %q, %v, nil error; want an error", b, found)
 			}
 			d := int64(time.Since(start))

@@ -1,4 +1,4 @@
-package session_test
+package boltstore_test
 
 import (
 	"bytes"
@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bff-project/bff/session"
 	"go.etcd.io/bbolt"
+
+	"github.com/bff-project/bff/session"
+	"github.com/bff-project/bff/session/boltstore"
 )
 
 // BenchmarkBySubject lists one user's three sessions from a bolt store that
@@ -37,13 +39,13 @@ func BenchmarkBySubject(b *testing.B) {
 			}
 			start := time.Now()
 			bulkLoadOthers(b, path, cipher, n)
-			backend, err := session.OpenBolt(path)
+			backend, err := boltstore.Open(path)
 			if err != nil {
-				b.Fatalf("OpenBolt() = %v", err)
+				b.Fatalf("Open() = %v", err)
 			}
 			b.Cleanup(func() { backend.Close() })
 			checkOthersLoaded(b, backend, n)
-			m, err := session.NewManager(session.Config{Backend: backend, Cipher: cipher})
+			m, err := session.NewManager(session.Config{Store: backend, Cipher: cipher})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -77,7 +79,7 @@ func otherKey(i int) (key, indexValue string) {
 }
 
 // bulkLoadOthers writes n sessions of n other users, with their subject
-// index entries, into a new bolt file at path in the layout of bolt.go:
+// index entries, into a new bolt file at path in the layout of boltstore.go:
 // scs boltstore's "scs:session" bucket and the "bff:index" bucket, values
 // prefixed with the 8-byte big-endian expiry in Unix nanoseconds.
 func bulkLoadOthers(b *testing.B, path string, cipher *session.Cipher, n int) {
@@ -125,9 +127,9 @@ func bulkLoadOthers(b *testing.B, path string, cipher *session.Cipher, n int) {
 }
 
 // checkOthersLoaded fails unless the backend finds the bulk-loaded
-// sessions and index entries, so a change of bolt.go's layout cannot turn
+// sessions and index entries, so a change of boltstore.go's layout cannot turn
 // the benchmark into one over an empty store.
-func checkOthersLoaded(b *testing.B, backend *session.Bolt, n int) {
+func checkOthersLoaded(b *testing.B, backend *boltstore.Store, n int) {
 	b.Helper()
 	ctx := context.Background()
 	for _, i := range []int{0, n / 2, n - 1} {
@@ -135,8 +137,8 @@ func checkOthersLoaded(b *testing.B, backend *session.Bolt, n int) {
 			return
 		}
 		key, iv := otherKey(i)
-		if _, found, err := backend.Find(ctx, key); err != nil || !found {
-			b.Fatalf("Find(other %d) = found %v, %v; want the bulk-loaded session", i, found, err)
+		if _, found, err := backend.FindCtx(ctx, key); err != nil || !found {
+			b.Fatalf("FindCtx(other %d) = found %v, %v; want the bulk-loaded session", i, found, err)
 		}
 		keys, err := backend.IndexLookup(ctx, session.BySubject, iv)
 		if err != nil || len(keys) != 1 || keys[0] != key {

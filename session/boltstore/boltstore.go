@@ -1,4 +1,4 @@
-package session
+package boltstore
 
 import (
 	"bytes"
@@ -6,11 +6,27 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/alexedwards/scs/boltstore"
+	"github.com/alexedwards/scs/v2"
 	"go.etcd.io/bbolt"
+
+	"github.com/bff-project/bff/session"
 )
+
+// Store has every extension of package session: a Manager on it needs no
+// stand-in.
+var _ interface {
+	scs.CtxStore
+	session.Replacer
+	session.Index
+	session.Locker
+	session.ReplayCache
+	session.Pinger
+	io.Closer
+} = (*Store)(nil)
 
 // Bucket names. The session bucket is scs boltstore's, whose value layout
 // (8-byte big-endian expiry in Unix nanoseconds, then the data) the index
@@ -21,21 +37,22 @@ var (
 	replayBucket  = []byte("bff:replay")
 )
 
-// Bolt is the embedded, single-process [Backend] on a bbolt file. Sessions
-// are written through scs's boltstore; the index and replay cache live in
-// buckets of their own in the same file. Locks are in-process, which is
-// exact because bbolt lets only one process open the file.
-type Bolt struct {
+// Store is the embedded, single-process session store on a bbolt file.
+// Sessions are written through scs's boltstore; the index and replay cache
+// live in buckets of their own in the same file. Locks are in-process,
+// which is exact because bbolt lets only one process open the file. It is
+// safe for concurrent use.
+type Store struct {
 	db     *bbolt.DB
 	scs    *boltstore.BoltStore
-	locks  keyedMutex
+	locks  session.LocalLocker
 	stop   chan struct{}
 	closed chan struct{}
 }
 
-// OpenBolt opens (creating if needed) the bolt file at path. It fails after
-// a second, naming the file, when another process holds it.
-func OpenBolt(path string) (*Bolt, error) {
+// Open opens (creating if needed) the bolt file at path. It fails after a
+// second, naming the file, when another process holds it.
+func Open(path string) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
@@ -57,7 +74,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("session: bolt buckets: %w", err)
 	}
-	b := &Bolt{
+	b := &Store{
 		db:     db,
 		scs:    boltstore.NewWithCleanupInterval(db, 0),
 		stop:   make(chan struct{}),
@@ -78,10 +95,10 @@ func expired(v []byte, now time.Time) bool {
 	return len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) <= now.UnixNano()
 }
 
-// Find implements [Store]. Unlike boltstore.Find it copies the value inside
-// the transaction: bbolt's slices point into the memory map and are invalid
-// once the transaction ends.
-func (b *Bolt) Find(_ context.Context, key string) ([]byte, bool, error) {
+// FindCtx implements scs.CtxStore. Unlike boltstore.Find it copies the
+// value inside the transaction: bbolt's slices point into the memory map
+// and are invalid once the transaction ends.
+func (b *Store) FindCtx(_ context.Context, key string) ([]byte, bool, error) {
 	var out []byte
 	err := b.db.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(sessionBucket).Get([]byte(key))
@@ -97,14 +114,32 @@ func (b *Bolt) Find(_ context.Context, key string) ([]byte, bool, error) {
 	return out, out != nil, nil
 }
 
-// Commit implements [Store].
-func (b *Bolt) Commit(_ context.Context, key string, data []byte, expiry time.Time) error {
+// CommitCtx implements scs.CtxStore.
+func (b *Store) CommitCtx(_ context.Context, key string, data []byte, expiry time.Time) error {
 	return b.scs.Commit(key, data, expiry)
 }
 
-// Replace implements [Replacer] in one transaction, in boltstore's value
-// layout.
-func (b *Bolt) Replace(_ context.Context, key string, data []byte, expiry time.Time) (bool, error) {
+// Find, Commit and Delete are scs.Store's methods without a context, which
+// scs.CtxStore still requires; bolt ignores the context anyway.
+
+// Find implements scs.Store.
+func (b *Store) Find(key string) ([]byte, bool, error) {
+	return b.FindCtx(context.Background(), key)
+}
+
+// Commit implements scs.Store.
+func (b *Store) Commit(key string, data []byte, expiry time.Time) error {
+	return b.CommitCtx(context.Background(), key, data, expiry)
+}
+
+// Delete implements scs.Store.
+func (b *Store) Delete(key string) error {
+	return b.DeleteCtx(context.Background(), key)
+}
+
+// Replace implements [session.Replacer] in one transaction, in boltstore's
+// value layout.
+func (b *Store) Replace(_ context.Context, key string, data []byte, expiry time.Time) (bool, error) {
 	replaced := false
 	err := b.db.Update(func(tx *bbolt.Tx) error {
 		bucket := tx.Bucket(sessionBucket)
@@ -120,8 +155,8 @@ func (b *Bolt) Replace(_ context.Context, key string, data []byte, expiry time.T
 	return replaced, nil
 }
 
-// Delete implements [Store].
-func (b *Bolt) Delete(_ context.Context, key string) error {
+// DeleteCtx implements scs.CtxStore.
+func (b *Store) DeleteCtx(_ context.Context, key string) error {
 	return b.scs.Delete(key)
 }
 
@@ -129,23 +164,23 @@ func indexKey(kind, value, key string) []byte {
 	return []byte(kind + "\x00" + value + "\x00" + key)
 }
 
-// IndexAdd implements [Index].
-func (b *Bolt) IndexAdd(_ context.Context, kind, value, key string, expiry time.Time) error {
+// IndexAdd implements [session.Index].
+func (b *Store) IndexAdd(_ context.Context, kind, value, key string, expiry time.Time) error {
 	return b.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(indexBucket).Put(indexKey(kind, value, key), expiryValue(expiry, nil))
 	})
 }
 
-// IndexRemove implements [Index].
-func (b *Bolt) IndexRemove(_ context.Context, kind, value, key string) error {
+// IndexRemove implements [session.Index].
+func (b *Store) IndexRemove(_ context.Context, kind, value, key string) error {
 	return b.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(indexBucket).Delete(indexKey(kind, value, key))
 	})
 }
 
-// IndexLookup implements [Index] with a prefix scan, so its cost follows
+// IndexLookup implements [session.Index] with a prefix scan, so its cost follows
 // the number of matching entries, not the size of the store.
-func (b *Bolt) IndexLookup(_ context.Context, kind, value string) ([]string, error) {
+func (b *Store) IndexLookup(_ context.Context, kind, value string) ([]string, error) {
 	prefix := []byte(kind + "\x00" + value + "\x00")
 	var keys []string
 	now := time.Now()
@@ -161,9 +196,9 @@ func (b *Bolt) IndexLookup(_ context.Context, kind, value string) ([]string, err
 	return keys, err
 }
 
-// FirstUse implements [ReplayCache] in one read-write transaction, which
+// FirstUse implements [session.ReplayCache] in one read-write transaction, which
 // bbolt serialises, so it is atomic.
-func (b *Bolt) FirstUse(_ context.Context, id string, expiry time.Time) (bool, error) {
+func (b *Store) FirstUse(_ context.Context, id string, expiry time.Time) (bool, error) {
 	first := false
 	err := b.db.Update(func(tx *bbolt.Tx) error {
 		bk := tx.Bucket(replayBucket)
@@ -176,26 +211,27 @@ func (b *Bolt) FirstUse(_ context.Context, id string, expiry time.Time) (bool, e
 	return first, err
 }
 
-// Forget implements [ReplayCache].
-func (b *Bolt) Forget(_ context.Context, id string) error {
+// Forget implements [session.ReplayCache].
+func (b *Store) Forget(_ context.Context, id string) error {
 	return b.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(replayBucket).Delete([]byte(id))
 	})
 }
 
-// Lock implements [Locker] in process; ttl is not needed because a holder
-// cannot vanish without its whole process.
-func (b *Bolt) Lock(ctx context.Context, key string, _ time.Duration) (func(), error) {
-	return b.locks.lock(ctx, key)
+// Lock implements [session.Locker] in process; ttl is not needed because a
+// holder cannot vanish without its whole process.
+func (b *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
+	return b.locks.Lock(ctx, key, ttl)
 }
 
-// Ping implements [Backend]: it fails once the file is closed.
-func (b *Bolt) Ping(context.Context) error {
+// Ping implements [session.Pinger]: it fails once the file is closed.
+func (b *Store) Ping(context.Context) error {
 	return b.db.View(func(*bbolt.Tx) error { return nil })
 }
 
-// Close stops the cleanup and closes the file.
-func (b *Bolt) Close() error {
+// Close stops the cleanup and closes the file. Closing twice is not an
+// error.
+func (b *Store) Close() error {
 	select {
 	case <-b.stop:
 		return nil
@@ -206,7 +242,7 @@ func (b *Bolt) Close() error {
 	return b.db.Close()
 }
 
-func (b *Bolt) cleanup(every time.Duration) {
+func (b *Store) cleanup(every time.Duration) {
 	defer close(b.closed)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -222,7 +258,7 @@ func (b *Bolt) cleanup(every time.Duration) {
 
 // deleteExpired removes expired sessions, index entries and replay ids.
 // Keys are collected first: deleting under a moving cursor skips entries.
-func (b *Bolt) deleteExpired(now time.Time) error {
+func (b *Store) deleteExpired(now time.Time) error {
 	return b.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{sessionBucket, indexBucket, replayBucket} {
 			bk := tx.Bucket(name)

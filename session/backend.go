@@ -1,0 +1,199 @@
+package session
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// backend is a [Manager]'s store with the extensions it has, found once by
+// type assertion, and the stand-ins for those it lacks (see the package
+// doc). Every call that reaches the store is reported to observe.
+type backend struct {
+	store    scs.CtxStore
+	replacer Replacer    // nil: find, then commit
+	index    Index       // nil: scan the store, or ErrNotSupported
+	locker   Locker      // never nil: the store's, or an in-process one
+	replay   ReplayCache // never nil: the store's, or an in-process one
+	pinger   Pinger      // nil: Ping is a Find
+	observe  func(op string, d time.Duration, err error)
+
+	// writes serialises find-then-commit with this process's deletes of the
+	// same key, for a store without a Replacer.
+	writes LocalLocker
+}
+
+func newBackend(store scs.CtxStore, observe func(string, time.Duration, error)) *backend {
+	b := &backend{store: store, observe: observe}
+	b.replacer, _ = store.(Replacer)
+	b.index, _ = store.(Index)
+	b.pinger, _ = store.(Pinger)
+	if b.locker, _ = store.(Locker); b.locker == nil {
+		b.locker = new(LocalLocker)
+	}
+	if b.replay, _ = store.(ReplayCache); b.replay == nil {
+		b.replay = new(localReplay)
+	}
+	return b
+}
+
+// start and done time a store call for observe; without one they cost
+// nothing, so the hot path does not read the clock for nobody.
+func (b *backend) start() time.Time {
+	if b.observe == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+func (b *backend) done(op string, start time.Time, err error) {
+	if b.observe != nil {
+		b.report(op, start, err)
+	}
+}
+
+// report is done's slow path, apart so that done inlines.
+func (b *backend) report(op string, start time.Time, err error) {
+	b.observe(op, time.Since(start), err)
+}
+
+func (b *backend) find(ctx context.Context, key string) ([]byte, bool, error) {
+	t := b.start()
+	v, found, err := b.store.FindCtx(ctx, key)
+	b.done("find", t, err)
+	return v, found, err
+}
+
+func (b *backend) commit(ctx context.Context, key string, v []byte, expiry time.Time) error {
+	t := b.start()
+	err := b.store.CommitCtx(ctx, key, v, expiry)
+	b.done("commit", t, err)
+	return err
+}
+
+// replace is [Replacer.Replace], or for a store without one a find and a
+// commit, serialised with this process's deletes of key (see delete). A
+// delete on another instance between the two is undone.
+func (b *backend) replace(ctx context.Context, key string, v []byte, expiry time.Time) (bool, error) {
+	if b.replacer == nil {
+		unlock, err := b.writes.Lock(ctx, key, 0)
+		if err != nil {
+			return false, err
+		}
+		defer unlock()
+		if _, found, err := b.find(ctx, key); err != nil || !found {
+			return false, err
+		}
+		return true, b.commit(ctx, key, v, expiry)
+	}
+	t := b.start()
+	ok, err := b.replacer.Replace(ctx, key, v, expiry)
+	b.done("replace", t, err)
+	return ok, err
+}
+
+func (b *backend) delete(ctx context.Context, key string) error {
+	if b.replacer == nil {
+		unlock, err := b.writes.Lock(ctx, key, 0)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	t := b.start()
+	err := b.store.DeleteCtx(ctx, key)
+	b.done("delete", t, err)
+	return err
+}
+
+// indexAdd and indexRemove do nothing without an Index: lookups then scan.
+func (b *backend) indexAdd(ctx context.Context, kind, value, key string, expiry time.Time) error {
+	if b.index == nil {
+		return nil
+	}
+	t := b.start()
+	err := b.index.IndexAdd(ctx, kind, value, key, expiry)
+	b.done("index_add", t, err)
+	return err
+}
+
+func (b *backend) indexRemove(ctx context.Context, kind, value, key string) error {
+	if b.index == nil {
+		return nil
+	}
+	t := b.start()
+	err := b.index.IndexRemove(ctx, kind, value, key)
+	b.done("index_remove", t, err)
+	return err
+}
+
+func (b *backend) indexLookup(ctx context.Context, kind, value string) ([]string, error) {
+	t := b.start()
+	keys, err := b.index.IndexLookup(ctx, kind, value)
+	b.done("index_lookup", t, err)
+	return keys, err
+}
+
+// all lists every live session of an iterable store, for lookups without
+// an Index; [ErrNotSupported] otherwise.
+func (b *backend) all(ctx context.Context) (map[string][]byte, error) {
+	t := b.start()
+	var m map[string][]byte
+	var err error
+	switch s := b.store.(type) {
+	case scs.IterableCtxStore:
+		m, err = s.AllCtx(ctx)
+	case scs.IterableStore:
+		m, err = s.All()
+	default:
+		return nil, ErrNotSupported
+	}
+	b.done("all", t, err)
+	return m, err
+}
+
+// lock reports the wait for the lock too: that is where its time goes.
+func (b *backend) lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
+	t := b.start()
+	unlock, err := b.locker.Lock(ctx, key, ttl)
+	b.done("lock", t, err)
+	return unlock, err
+}
+
+func (b *backend) firstUse(ctx context.Context, id string, expiry time.Time) (bool, error) {
+	t := b.start()
+	first, err := b.replay.FirstUse(ctx, id, expiry)
+	b.done("first_use", t, err)
+	return first, err
+}
+
+func (b *backend) forget(ctx context.Context, id string) error {
+	t := b.start()
+	err := b.replay.Forget(ctx, id)
+	b.done("forget", t, err)
+	return err
+}
+
+// pingKey is no store key (those are 43 base64url characters): a Find of
+// it asks a store without Ping whether it answers at all.
+const pingKey = "session:ping"
+
+func (b *backend) ping(ctx context.Context) error {
+	if b.pinger == nil {
+		_, _, err := b.find(ctx, pingKey)
+		return err
+	}
+	t := b.start()
+	err := b.pinger.Ping(ctx)
+	b.done("ping", t, err)
+	return err
+}
+
+func (b *backend) close() error {
+	if c, ok := b.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+// Package session keeps browser sessions on the server: the [Record] type,
+// its encryption at rest ([Cipher]), the [Manager] that ties cookie values
+// to records (cache, timeouts, index, locks), and the registry of API calls
+// that end with their session ([Call]).
+//
+// The cookie carries only a random token. The store key is the SHA-256 of
+// that token, and the record is sealed with AES-GCM using the store key as
+// associated data, so a dump of the store yields neither tokens nor usable
+// cookies.
+//
+// # Stores
+//
+// The store contract is scs's (github.com/alexedwards/scs/v2): a Manager
+// keeps its sealed records in any scs.CtxStore ([ContextStore] adapts one
+// without context methods, such as scs's memstore). What the BFF needs
+// beyond that is a set of optional interfaces, found by type assertion.
+// The backends in session/boltstore and session/redisstore have them all;
+// for a store that lacks one, the Manager does this:
+//
+//   - No [Locker]: an in-process [LocalLocker]. Exact for one process,
+//     which is what such stores (memory, a file) serve; instances sharing
+//     a store without a Locker would each renew a token on their own, and
+//     a rotated refresh token could be used twice.
+//   - No [Replacer]: [Manager.Update] saves with a find, then a commit,
+//     serialised with this Manager's deletes of the same session. Exact in
+//     one process; across instances a logout that lands between the find
+//     and the commit is undone (the session lives on until its idle end).
+//   - No [Index]: [Manager.BySubject] and [Manager.BySID] read every
+//     session of a store that can list them (scs.IterableCtxStore or
+//     scs.IterableStore), at a cost that follows the size of the store;
+//     otherwise they return [ErrNotSupported], and what needs them fails
+//     (in the BFF: back-channel logout, the session list and its
+//     sign-outs, each answered 503, so the provider retries its logout).
+//     Loading, updating and deleting the current session need no index.
+//   - No [ReplayCache]: an in-process one for [Manager.FirstUse]. Exact for
+//     one process; a replay sent to another instance is not caught.
+//   - No [Pinger]: [Manager.Ping] reads a key no session has.
+//   - No io.Closer: [Manager.Close] has nothing to release.
+//
+// # What it must not import
+//
+// No store driver (bbolt, scs's boltstore, go-redis, pgx): those live in
+// the backend packages, which import this one. No net/http handlers and
+// nothing of package bff: the BFF's HTTP surface builds on this package,
+// never the other way round.
+package session
