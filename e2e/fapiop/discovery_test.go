@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/bff-project/bff/e2e/fapiop"
 )
 
@@ -76,13 +78,27 @@ func TestDiscovery(t *testing.T) {
 	}, {
 		name: "disabled",
 		cfg: fapiop.Config{DisableRevocation: true, DisableIntrospection: true, DisableRPInitiatedLogout: true,
-			DisableBackchannelLogout: true, DisableClientCredentials: true, DisableTokenExchange: true},
+			DisableBackchannelLogout: true, DisableClientCredentials: true, DisableTokenExchange: true,
+			DisableRefreshRotation: true, Users: []fapiop.User{alice()},
+			Clients: []fapiop.Client{{ID: "c", Secret: "s", RedirectURIs: []string{redirectURI}}}},
 		check: func(t *testing.T, p *fapiop.Provider, m fapiop.Metadata) {
 			if m.RevocationEndpoint != "" || m.IntrospectionEndpoint != "" || m.EndSessionEndpoint != "" || m.BackchannelLogout {
 				t.Errorf("disabled endpoints advertised: %+v", m)
 			}
 			if !slices.Equal(m.GrantTypes, []string{"authorization_code", "refresh_token"}) {
 				t.Errorf("grant_types_supported = %v, want [authorization_code refresh_token]", m.GrantTypes)
+			}
+			// Not in discovery: without rotation a refresh answers the
+			// same refresh token.
+			conf := oauthConfig(p, "c", "s")
+			v := oauth2.GenerateVerifier()
+			tok, err := conf.Exchange(t.Context(), signIn(t, p, authURL(p, "c", v, nil)), oauth2.VerifierOption(v))
+			if err != nil {
+				t.Fatalf("code exchange: %v", err)
+			}
+			next, err := conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+			if err != nil || next.RefreshToken != tok.RefreshToken {
+				t.Errorf("refresh: %v; same refresh token = %v, want true", err, err == nil && next.RefreshToken == tok.RefreshToken)
 			}
 		},
 	}}

@@ -14,6 +14,24 @@
 // process; use this package where the protocol must come from an
 // independent implementation.
 //
+// A test that signs in through PAR with private_key_jwt:
+//
+//	key := ... // the client's ECDSA key, its public JWK has kid "k1"
+//	p := fapiop.Start(t, fapiop.Config{
+//		PAR:       fapiop.PARRequired,
+//		DPoP:      true,
+//		Resources: []fapiop.Resource{{Indicator: "https://orders.example/", Scopes: []string{"orders.read"}}},
+//		Users:     []fapiop.User{{Subject: "u1", Username: "alice", Password: "pw", ACR: "urn:pwd"}},
+//		Clients: []fapiop.Client{{ID: "bff", AuthMethod: fapiop.AuthPrivateKeyJWT,
+//			RedirectURIs: []string{"https://127.0.0.1:8443/bff/callback"}, Keys: []jose.JSONWebKey{publicJWK}}},
+//	})
+//	// POST the request to p.Metadata().PAREndpoint with a client assertion,
+//	// then let the "browser" carry only client_id and request_uri:
+//	cb := p.Login(t, nil, p.Metadata().AuthorizationEndpoint+"?client_id=bff&request_uri="+uri, "alice", "pw")
+//	// cb is the redirect to the callback with code, state and iss.
+//
+// The tests of this package are worked examples of every feature.
+//
 // It needs node (20.19 or later) on PATH and the node modules installed
 // once with
 //

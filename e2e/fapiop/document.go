@@ -100,6 +100,7 @@ func newDocument(cfg Config) (*document, error) {
 		par = string(cfg.PAR)
 	}
 	d := &document{
+		Port:       cfg.Port,
 		TLS:        cfg.TLS,
 		PAR:        par,
 		DPoP:       docDPoP{Enabled: cfg.DPoP || cfg.DPoPNonce, Nonce: cfg.DPoPNonce},
@@ -203,6 +204,9 @@ func authMethod(c Client) string {
 func validate(cfg Config) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("fapiop: "+format, args...)) }
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		bad("Port %d is out of range", cfg.Port)
+	}
 	switch cfg.PAR {
 	case PAROff, PAROptional, PARRequired:
 	default:

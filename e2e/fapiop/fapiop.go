@@ -165,6 +165,9 @@ type Config struct {
 	// session whose acr is not among them signs in again. Empty means the
 	// provider ignores acr_values and every login gets the user's ACR.
 	ACRValues []string
+	// Port is the issuer's loopback port; 0 means a free one, chosen by
+	// the provider.
+	Port int
 	// TLS serves the issuer over https with a certificate from a private
 	// CA; [Provider.RootCAs] trusts it.
 	TLS bool
@@ -175,6 +178,10 @@ type Config struct {
 	// IDTokenTTL defaults to 5 minutes.
 	IDTokenTTL time.Duration
 	// RefreshTokenTTL defaults to 24 hours; a rotation starts it anew.
+	// Every client allowed the grant gets a refresh token; unless
+	// offline_access was granted (oidc-provider keeps it only with
+	// prompt=consent) it also ends with the provider's session, so
+	// RP-initiated logout revokes it.
 	RefreshTokenTTL time.Duration
 	// TrustedCAs are added to the roots node trusts when it calls clients
 	// (jwks_uri, back-channel logout), e.g. an httptest TLS server's.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 
 	"github.com/bff-project/bff/e2e/fapiop"
 )
@@ -39,7 +40,13 @@ func TestMTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sameName, err := ca.ClientCertificate("bff-mtls") // another key, same subject
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := fapiop.Start(t, fapiop.Config{
+		TLS:       true,
+		Users:     []fapiop.User{alice()},
 		Resources: resources(),
 		MTLS: &fapiop.MTLS{CertificateBoundAccessTokens: true, TLSClientAuth: true, SelfSignedTLSClientAuth: true,
 			ClientCAs: []*x509.Certificate{ca.Certificate}},
@@ -50,19 +57,27 @@ func TestMTLS(t *testing.T) {
 		},
 	})
 	token := p.Metadata().MTLSEndpointAliases["token_endpoint"]
-	grant := func(clientID string, cert *tls.Certificate) (int, map[string]any) {
+	withCert := func(cert *tls.Certificate) *http.Client {
 		// GetClientCertificate, not Certificates: Go would send nothing
 		// when the certificate's issuer is not among the CAs the server
 		// names, and the untrusted and self-signed cases need it sent.
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.RootCAs(),
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.RootCAs(),
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 				if cert == nil {
 					return &tls.Certificate{}, nil
 				}
 				return cert, nil
-			}}}
-		return post(t, &http.Client{Transport: tr}, token, url.Values{"grant_type": {"client_credentials"},
+			}}}}
+	}
+	grant := func(clientID string, cert *tls.Certificate) (int, map[string]any) {
+		return post(t, withCert(cert), token, url.Values{"grant_type": {"client_credentials"},
 			"client_id": {clientID}, "resource": {ordersAPI}, "scope": {"orders.read"}}, nil)
+	}
+	boundTo := func(t *testing.T, access string, cert *tls.Certificate) bool {
+		t.Helper()
+		cnf, _ := verifyJWT(t, p, access)["cnf"].(map[string]any)
+		sum := sha256.Sum256(cert.Leaf.Raw)
+		return cnf["x5t#S256"] == base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 
 	for _, tc := range []struct {
@@ -92,19 +107,36 @@ func TestMTLS(t *testing.T) {
 			if claims["aud"] != ordersAPI || claims["client_id"] != tc.client {
 				t.Errorf("aud, client_id = %v, %v; want %s, %s", claims["aud"], claims["client_id"], ordersAPI, tc.client)
 			}
-			cnf, _ := claims["cnf"].(map[string]any)
-			sum := sha256.Sum256(tc.cert.Leaf.Raw)
-			want := base64.RawURLEncoding.EncodeToString(sum[:])
 			// Only "pki" asked for certificate-bound tokens.
-			if bound := cnf["x5t#S256"] == want; bound != (tc.client == "pki") {
-				t.Errorf("cnf = %v; bound to the certificate = %v, want %v", cnf, bound, tc.client == "pki")
+			if bound := boundTo(t, access, tc.cert); bound != (tc.client == "pki") {
+				t.Errorf("cnf = %v; bound to the certificate = %v, want %v", claims["cnf"], bound, tc.client == "pki")
 			}
 		})
 	}
 
-	t.Run("plain token endpoint has no certificate", func(t *testing.T) {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.RootCAs(), Certificates: []tls.Certificate{good}}}
-		status, body := post(t, &http.Client{Transport: tr}, p.Metadata().TokenEndpoint, url.Values{
+	// Sign-in over the https issuer; each token request binds its access
+	// token to the certificate it presents (a confidential client's
+	// refresh token itself is not bound).
+	t.Run("code flow", func(t *testing.T) {
+		verifier := oauth2.GenerateVerifier()
+		code := signIn(t, p, authURL(p, "pki", verifier, url.Values{"resource": {ordersAPI}, "scope": {"openid orders.read"}}))
+		status, body := post(t, withCert(&good), token, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {redirectURI}, "code_verifier": {verifier}, "client_id": {"pki"}, "resource": {ordersAPI}}, nil)
+		access, _ := body["access_token"].(string)
+		refresh, _ := body["refresh_token"].(string)
+		if status != http.StatusOK || !boundTo(t, access, &good) {
+			t.Fatalf("code exchange with a certificate = %d %v, want 200 and a token bound to it", status, body)
+		}
+		status, body = post(t, withCert(&sameName), token, url.Values{"grant_type": {"refresh_token"},
+			"refresh_token": {refresh}, "client_id": {"pki"}, "resource": {ordersAPI}}, nil)
+		access, _ = body["access_token"].(string)
+		if status != http.StatusOK || !boundTo(t, access, &sameName) {
+			t.Errorf("refresh with another certificate of the client = %d %v, want 200 and a token bound to it", status, body)
+		}
+	})
+
+	t.Run("issuer endpoints take no certificate", func(t *testing.T) {
+		status, body := post(t, withCert(&good), p.Metadata().TokenEndpoint, url.Values{
 			"grant_type": {"client_credentials"}, "client_id": {"pki"}}, nil)
 		wantError(t, "client_credentials at the non-mTLS endpoint", status, body, http.StatusUnauthorized, "invalid_client")
 	})

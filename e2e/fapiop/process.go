@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +81,11 @@ func checkModules(dir string) string {
 	if err := readJSON(filepath.Join(dir, "package.json"), &pkg); err != nil {
 		return err.Error()
 	}
-	for name, want := range pkg.Dependencies {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		return "missing (no node_modules)"
+	}
+	for _, name := range slices.Sorted(maps.Keys(pkg.Dependencies)) {
+		want := pkg.Dependencies[name]
 		var got struct{ Version string }
 		err := readJSON(filepath.Join(dir, "node_modules", name, "package.json"), &got)
 		switch {

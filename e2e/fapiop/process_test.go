@@ -21,9 +21,10 @@ func TestCheckModules(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name      string
-		installed string // version of node_modules/oidc-provider; "" = none
+		installed string // version of node_modules/oidc-provider; "" = none, "-" = no node_modules
 		want      string // substring of the answer; "" = ready
 	}{
+		{name: "no node_modules", installed: "-", want: "missing (no node_modules)"},
 		{name: "missing", installed: "", want: "missing (oidc-provider not installed)"},
 		{name: "stale", installed: "9.0.0", want: "stale (oidc-provider 9.0.0 installed, 9.13.3 pinned)"},
 		{name: "ready", installed: "9.13.3", want: ""},
@@ -31,7 +32,10 @@ func TestCheckModules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			write(t, filepath.Join(dir, "package.json"), `{"dependencies":{"oidc-provider":"9.13.3"}}`)
-			if tc.installed != "" {
+			if tc.installed != "-" {
+				write(t, filepath.Join(dir, "node_modules", ".package-lock.json"), "{}")
+			}
+			if tc.installed != "" && tc.installed != "-" {
 				write(t, filepath.Join(dir, "node_modules", "oidc-provider", "package.json"), `{"version":"`+tc.installed+`"}`)
 			}
 			got := checkModules(dir)

@@ -96,7 +96,8 @@ func TestSession(t *testing.T) {
 
 	t.Run("logout", func(t *testing.T) {
 		browser := p.HTTPClient()
-		idToken, _ := login(t, browser).Extra("id_token").(string)
+		tok := login(t, browser)
+		idToken, _ := tok.Extra("id_token").(string)
 		sid := verifyJWT(t, p, idToken)["sid"]
 		q := url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://bff.test/"}, "state": {"bye"}}
 		back, err := p.SignOut(t.Context(), browser, p.Metadata().EndSessionEndpoint+"?"+q.Encode())
@@ -115,6 +116,11 @@ func TestSession(t *testing.T) {
 		if _, ok := events["http://schemas.openid.net/event/backchannel-logout"]; !ok || claims["sid"] != sid ||
 			claims["aud"] != id || claims["sub"] != userSub || claims["nonce"] != nil {
 			t.Errorf("logout token claims = %v, want the back-channel event, sid %v, aud %s, sub %s and no nonce", claims, sid, id, userSub)
+		}
+		// Signing out at the provider revokes the client's grant too.
+		_, err = conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if got := retrieveCode(err); got != "invalid_grant" {
+			t.Errorf("refresh after sign-out: %v, want invalid_grant", err)
 		}
 		// The provider session is over: the next request shows the form.
 		_, err = p.SignIn(t.Context(), browser, authURL(p, id, oauth2.GenerateVerifier(), nil), userName, "wrong")

@@ -220,10 +220,10 @@ export function buildConfiguration(doc, { mtlsOrigin, key }) {
     },
     // Refresh tokens for every client allowed the grant, not only with
     // offline_access: oidc-provider drops offline_access unless
-    // prompt=consent, which a BFF does not send on every sign-in.
+    // prompt=consent, which a BFF does not send on every sign-in. Without
+    // offline_access they end with the provider session (oidc-provider's
+    // default expiresWithSession), so signing out there revokes them.
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
-    // Tokens outlive the provider's browser session, as offline ones do.
-    expiresWithSession: async () => false,
     rotateRefreshToken: !disable.refreshRotation,
     ttl: {
       AccessToken: accessTokenTTL,
