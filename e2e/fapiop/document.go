@@ -218,36 +218,7 @@ func validate(cfg Config) error {
 			bad("Clients[%d]: ID %q is empty or not unique", i, c.ID)
 		}
 		ids[c.ID] = true
-		if len(c.RedirectURIs) == 0 {
-			bad("Clients[%d]: at least one RedirectURI is required", i)
-		}
-		switch m := authMethod(c); m {
-		case AuthSecretBasic, AuthSecretPost:
-			if c.Secret == "" {
-				bad("Clients[%d]: %s needs a Secret", i, m)
-			}
-		case AuthPrivateKeyJWT:
-			if (len(c.Keys) == 0) == (c.JWKSURI == "") {
-				bad("Clients[%d]: private_key_jwt needs Keys or JWKSURI (one of them)", i)
-			}
-		case AuthTLS, AuthSelfSignedTLS:
-			if cfg.MTLS == nil {
-				bad("Clients[%d]: %s needs Config.MTLS", i, m)
-			}
-		default:
-			bad("Clients[%d]: AuthMethod %q is not supported", i, m)
-		}
-		for _, k := range c.Keys {
-			if !k.IsPublic() {
-				bad("Clients[%d]: key %q is not a public key", i, k.KeyID)
-			}
-		}
-		if c.DPoPBound && !cfg.DPoP && !cfg.DPoPNonce {
-			bad("Clients[%d]: DPoPBound needs Config.DPoP", i)
-		}
-		if c.CertificateBound && cfg.MTLS == nil {
-			bad("Clients[%d]: CertificateBound needs Config.MTLS", i)
-		}
+		errs = append(errs, validateClient(cfg, i, c)...)
 	}
 	subs, names := map[string]bool{}, map[string]bool{}
 	for i, u := range cfg.Users {
@@ -267,4 +238,42 @@ func validate(cfg Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func validateClient(cfg Config, i int, c Client) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("fapiop: Clients[%d]: %s", i, fmt.Sprintf(format, args...)))
+	}
+	if len(c.RedirectURIs) == 0 {
+		bad("at least one RedirectURI is required")
+	}
+	switch m := authMethod(c); m {
+	case AuthSecretBasic, AuthSecretPost:
+		if c.Secret == "" {
+			bad("%s needs a Secret", m)
+		}
+	case AuthPrivateKeyJWT:
+		if (len(c.Keys) == 0) == (c.JWKSURI == "") {
+			bad("private_key_jwt needs Keys or JWKSURI (one of them)")
+		}
+	case AuthTLS, AuthSelfSignedTLS:
+		if cfg.MTLS == nil {
+			bad("%s needs Config.MTLS", m)
+		}
+	default:
+		bad("AuthMethod %q is not supported", m)
+	}
+	for _, k := range c.Keys {
+		if !k.IsPublic() {
+			bad("key %q is not a public key", k.KeyID)
+		}
+	}
+	if c.DPoPBound && !cfg.DPoP && !cfg.DPoPNonce {
+		bad("DPoPBound needs Config.DPoP")
+	}
+	if c.CertificateBound && cfg.MTLS == nil {
+		bad("CertificateBound needs Config.MTLS")
+	}
+	return errs
 }

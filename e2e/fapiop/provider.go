@@ -177,6 +177,8 @@ func (p *Provider) HTTPClient() *http.Client {
 	}
 }
 
-// Log is what the provider has written to stderr so far (warnings and
-// server errors), at most 1 MiB.
+// Log is what the provider has written to stderr so far, at most 1 MiB:
+// oidc-provider's warnings, server errors, and each refused request with
+// the detail its error response leaves out (for example
+// "fapiop: grant.error: invalid_grant: refresh token not found").
 func (p *Provider) Log() string { return p.proc.log.String() }

@@ -116,9 +116,13 @@ async function main() {
   provider.on('backchannel.error', (ctx, err, client) => {
     process.stderr.write(`fapiop: back-channel logout to ${client.clientId}: ${err?.cause || err}\n`);
   });
-  provider.on('jwks.error', (ctx, err) => {
-    process.stderr.write(`fapiop: jwks_uri: ${err?.cause || err}\n`);
-  });
+  // Refusals too, with the detail the client is not told.
+  for (const event of ['grant.error', 'authorization.error', 'pushed_authorization_request.error',
+    'introspection.error', 'revocation.error']) {
+    provider.on(event, (ctx, err) => {
+      process.stderr.write(`fapiop: ${event}: ${err?.error || err}: ${err?.error_detail || err?.error_description || ''}\n`);
+    });
+  }
 
   const handler = route(provider, doc, provider.callback());
   main.on('request', handler);
