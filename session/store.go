@@ -66,6 +66,51 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Notifier carries session events between the instances that share a
+// store, so that a session ended or changed on one is seen on all at once:
+// the streams and API calls of an ended session end everywhere, and every
+// instance can tell the SPA. Delivery is best effort (a subscriber that was
+// away misses events): whoever acts on an event re-reads the record, and a
+// missed one is caught by the next read.
+type Notifier interface {
+	// Publish sends ev to every subscriber on every instance, this one's
+	// included.
+	Publish(ctx context.Context, ev Event) error
+	// Subscribe calls fn with every event published from now on, on any
+	// instance, until ctx ends; it returns only when ctx ends or the
+	// subscription cannot be made. fn must not block. A subscription that
+	// breaks (the store went away) is remade by the store, and fn is then
+	// called once with an Event of kind [EventResync]: events may have been
+	// missed.
+	Subscribe(ctx context.Context, fn func(Event)) error
+}
+
+// Event is a session event. It names the session by its store key (a
+// hash of the cookie value) and carries no record, token or claim.
+type Event struct {
+	Kind EventKind `json:"k"`
+	// Key is the session's store key; "" for EventResync.
+	Key string `json:"s,omitempty"`
+	// Reason says why a session ended: logout, revoked, backchannel,
+	// expired, refresh_failed, replaced.
+	Reason string `json:"r,omitempty"`
+}
+
+// EventKind is what happened to a session.
+type EventKind string
+
+// Event kinds.
+const (
+	// EventEnded: the session is gone.
+	EventEnded EventKind = "ended"
+	// EventChanged: the record changed (renewed tokens, a keepalive, a
+	// step-up); read it again.
+	EventChanged EventKind = "changed"
+	// EventResync: events may have been missed; re-read every session of
+	// interest.
+	EventResync EventKind = "resync"
+)
+
 // ErrLockNotObtained is returned by [Locker.Lock] when the context ends
 // before the lock is free. errors.Is finds it in wrapped errors.
 var ErrLockNotObtained = errors.New("session: lock not obtained")

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"net/url"
 
 	"golang.org/x/oauth2"
 )
@@ -42,20 +43,39 @@ var reservedParams = map[string]bool{
 	"response_mode": true, "request": true, "request_uri": true,
 }
 
+// AuthCodeOption adds parameters to one authorization request, beyond the
+// configured ones (like x/oauth2's AuthCodeOption; sealed: only this
+// package makes them).
+type AuthCodeOption interface {
+	setValue(url.Values)
+}
+
+type authParam struct{ key, value string }
+
+func (p authParam) setValue(v url.Values) { v.Set(p.key, p.value) }
+
 // AuthCodeURL is the authorization request of one sign-in: code flow with
-// PKCE S256, state, nonce, the configured scopes and AuthParams.
-func (c *Client) AuthCodeURL(ctx context.Context, state State, nonce Nonce, verifier Verifier) (string, error) {
+// PKCE S256, state, nonce, the configured scopes and AuthParams, and opts.
+// No option or AuthParam can override a protocol parameter.
+func (c *Client) AuthCodeURL(ctx context.Context, state State, nonce Nonce, verifier Verifier, opts ...AuthCodeOption) (string, error) {
 	m, err := c.metadata(ctx)
 	if err != nil {
 		return "", err
 	}
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(string(verifier)), oauth2.SetAuthURLParam("nonce", string(nonce))}
+	params := url.Values{}
 	for k, v := range c.cfg.AuthParams {
-		if !reservedParams[k] {
-			opts = append(opts, oauth2.SetAuthURLParam(k, v))
+		params.Set(k, v)
+	}
+	for _, o := range opts {
+		o.setValue(params)
+	}
+	oopts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(string(verifier)), oauth2.SetAuthURLParam("nonce", string(nonce))}
+	for k, vs := range params {
+		if !reservedParams[k] && len(vs) > 0 {
+			oopts = append(oopts, oauth2.SetAuthURLParam(k, vs[0]))
 		}
 	}
-	return c.oauth2Config(m).AuthCodeURL(string(state), opts...), nil
+	return c.oauth2Config(m).AuthCodeURL(string(state), oopts...), nil
 }
 
 // ErrIssuerMismatch is returned by [Client.CheckIssuer] for an answer from
