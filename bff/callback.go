@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
+	"github.com/bff-project/bff/bff/tokens"
 	"github.com/bff-project/bff/session"
 )
 
@@ -113,7 +114,14 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 
 // exchangeCode redeems the code and makes the new session's record.
 func (s *Server) exchangeCode(ctx context.Context, code string, flow loginFlow) (*session.Record, error) {
-	id, err := s.provider.Exchange(ctx, code, oidcclient.Verifier(flow.Verifier), oidcclient.Nonce(flow.Nonce))
+	var key *oidcclient.DPoPKey
+	if flow.DPoPJKT != "" {
+		var err error
+		if key, err = s.callbackDPoPKey(flow.Verifier, flow.DPoPJKT); err != nil {
+			return nil, errorf(http.StatusBadRequest, "invalid_state", "This sign-in cannot be completed any more. Please sign in again.", err)
+		}
+	}
+	id, err := s.provider.Exchange(ctx, code, oidcclient.Verifier(flow.Verifier), oidcclient.Nonce(flow.Nonce), key)
 	switch {
 	case errors.Is(err, oidcclient.ErrInvalidGrant), errors.As(err, new(*oidcclient.TokenError)):
 		return nil, errorf(http.StatusBadRequest, "invalid_grant",
@@ -125,17 +133,23 @@ func (s *Server) exchangeCode(ctx context.Context, code string, flow loginFlow) 
 	case err != nil:
 		return nil, errProviderDown(err)
 	}
-	return &session.Record{
-		Subject:      id.Subject,
-		SID:          id.SID,
-		Claims:       id.Claims,
-		IDToken:      session.Secret(id.IDToken),
-		AccessToken:  session.Secret(id.AccessToken),
-		AccessExpiry: id.Expiry,
+	rec := &session.Record{
+		Subject:         id.Subject,
+		SID:             id.SID,
+		Claims:          id.Claims,
+		IDToken:         session.Secret(id.IDToken),
+		AccessToken:     session.Secret(id.AccessToken),
+		AccessTokenType: id.TokenType,
+		AccessExpiry:    id.Expiry,
 		// Without it the sign-in token would count as due at once.
 		AccessRefreshAt: s.tokens.RefreshAt(time.Now(), id.Expiry),
 		RefreshToken:    session.Secret(id.RefreshToken),
-	}, nil
+		Resources:       s.signInResources,
+	}
+	if key != nil {
+		rec.DPoPKey = tokens.SealDPoPKey(key)
+	}
+	return rec, nil
 }
 
 func truncate(s string, n int) string {

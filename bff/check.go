@@ -2,6 +2,7 @@ package bff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -25,9 +26,13 @@ func Check(ctx context.Context, cfg Config) (problems []error, warnings []string
 		ce, ok := p.(*config.Error)
 		return ok && ce.Key == "oidc.issuer"
 	}) {
+		valid := len(problems) == 0
 		p, w := checkDiscovery(ctx, cfg)
 		problems = append(problems, p...)
 		warnings = append(warnings, w...)
+		if valid && len(p) == 0 {
+			problems = append(problems, checkClient(ctx, cfg)...)
+		}
 	}
 	if cfg.SPA.Dir != "" {
 		if fi, err := os.Stat(cfg.SPA.Dir); err != nil || !fi.IsDir() {
@@ -41,13 +46,27 @@ func problem(key, format string, args ...any) error {
 	return &config.Error{Key: key, Problem: fmt.Sprintf(format, args...)}
 }
 
+// checkClient builds the provider client as start-up does (the key and
+// certificate files load) and checks what the configuration requires of
+// the provider (PAR, DPoP, the fapi2 profile).
+func checkClient(ctx context.Context, cfg Config) []error {
+	c, _, err := newProviderClient(cfg, cfg.PublicURL)
+	if err == nil {
+		err = asConfigError(c.Check(ctx))
+	}
+	if errors.Is(err, oidcclient.ErrUnavailable) {
+		return nil // discovery's own failure is reported by checkDiscovery
+	}
+	return config.Problems(nil, err)
+}
+
 func checkDiscovery(ctx context.Context, cfg Config) (problems []error, warnings []string) {
 	d, err := oidcclient.FetchMetadata(ctx, cfg.OIDC.Issuer, cfg.HTTPClient)
 	if err != nil {
 		return []error{problem("oidc.issuer", "discovery failed: %v", err)}, nil
 	}
-	if len(d.TokenAuthMethods) > 0 && !slices.Contains(d.TokenAuthMethods, cfg.OIDC.TokenEndpointAuthMethod) {
-		problems = append(problems, problem("oidc.token_endpoint_auth_method", "the provider does not support it (see token_endpoint_auth_methods_supported)"))
+	if len(d.TokenAuthMethods) > 0 && !slices.Contains(d.TokenAuthMethods, cfg.OIDC.ClientAuth) {
+		problems = append(problems, problem("oidc.client_auth", "the provider does not support it (see token_endpoint_auth_methods_supported)"))
 	}
 	switch {
 	case len(d.CodeChallengeMethods) == 0:

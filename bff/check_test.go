@@ -60,7 +60,7 @@ func TestCheck(t *testing.T) {
 		{
 			name:        "auth method not supported",
 			edit:        func(d map[string]any) { d["token_endpoint_auth_methods_supported"] = []string{"private_key_jwt"} },
-			wantProblem: "oidc.token_endpoint_auth_method: the provider does not support it",
+			wantProblem: "oidc.client_auth: the provider does not support it",
 		},
 		{
 			name:        "no S256",

@@ -20,7 +20,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			"The return address must be a path on this site.", nil)
 	}
 	state, nonce, verifier := oidcclient.NewState(), oidcclient.NewNonce(), oidcclient.NewVerifier()
-	authURL, err := s.provider.AuthCodeURL(r.Context(), state, nonce, verifier)
+	var opts []oidcclient.AuthCodeOption
+	var jkt string
+	switch dpop, err := s.provider.DPoP(r.Context()); {
+	case err != nil:
+		return errProviderDown(err)
+	case dpop:
+		// The sign-in's DPoP key binds the code (dpop_jkt) and so every
+		// token of the session (RFC 9449 section 10).
+		key, err := signInDPoPKey(s.dpopSeeds[0], string(verifier))
+		if err != nil {
+			return errorf(http.StatusInternalServerError, "server_error", "Could not start sign-in.", err)
+		}
+		opts, jkt = append(opts, oidcclient.WithDPoP(key)), key.Thumbprint()
+	}
+	authURL, err := s.provider.AuthCodeURL(r.Context(), state, nonce, verifier, opts...)
 	if err != nil {
 		return errProviderDown(err)
 	}
@@ -34,7 +48,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		prev = ""
 	}
 	sess, flows := s.login.read(r)
-	flows[string(state)] = loginFlow{Verifier: string(verifier), Nonce: string(nonce), ReturnURL: returnURL, Created: time.Now(), Prev: prev}
+	flows[string(state)] = loginFlow{Verifier: string(verifier), Nonce: string(nonce), ReturnURL: returnURL, Created: time.Now(), Prev: prev, DPoPJKT: jkt}
 	if err := s.login.write(w, r, sess, flows); err != nil {
 		return errorf(http.StatusInternalServerError, "server_error", "Could not start sign-in.", err)
 	}

@@ -30,6 +30,10 @@ type loginFlow struct {
 	Nonce     string    `json:"n"`
 	ReturnURL string    `json:"r"`
 	Created   time.Time `json:"t"`
+	// DPoPJKT is the thumbprint of the sign-in's DPoP key (public; the
+	// key is made again at the callback from the verifier), "" without
+	// DPoP.
+	DPoPJKT string `json:"j,omitempty"`
 	// Prev is the store key of the session this browser had when the
 	// sign-in started, to end at the callback: the provider's redirect back
 	// is a cross-site navigation, which brings no SameSite=Strict cookie.

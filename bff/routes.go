@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,6 +78,8 @@ func (s *Server) buildHandler() error {
 	handle("DELETE /bff/sessions", s.handleDeleteOtherSessions, s.csrfGuard)
 	handle("DELETE /bff/sessions/{id}", s.handleDeleteSession, s.csrfGuard)
 	handle("GET /bff/apis", s.handleAPIs, s.csrfGuard)
+	// The provider fetches it (jwks_uri): no anti-forgery header.
+	handle("GET /bff/jwks", s.handleJWKS)
 	handle("/bff/", s.handleBFFNotFound)
 
 	mux := http.NewServeMux()
@@ -110,7 +113,7 @@ func (s *Server) buildHandler() error {
 func (s *Server) handleBFFNotFound(w http.ResponseWriter, r *http.Request) error {
 	allow := map[string]string{
 		"/bff/login": "GET", "/bff/callback": "GET", "/bff/user": "GET", "/bff/logout": "GET, POST",
-		"/bff/backchannel-logout": "POST", "/bff/sessions": "GET, DELETE", "/bff/apis": "GET",
+		"/bff/backchannel-logout": "POST", "/bff/sessions": "GET, DELETE", "/bff/apis": "GET", "/bff/jwks": "GET",
 	}[r.URL.Path]
 	if allow == "" && strings.HasPrefix(r.URL.Path, "/bff/sessions/") {
 		allow = "DELETE"
@@ -147,6 +150,21 @@ func (s *Server) handleAPIs(w http.ResponseWriter, r *http.Request) error {
 		list = append(list, apiInfo{Name: name, Prefix: a.Prefix, Audience: a.Audience, Scopes: scopes, Token: a.Token})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"apis": list})
+	return nil
+}
+
+// handleJWKS publishes the public keys of the private_key_jwt client keys
+// (public members only), so a provider can register the client by
+// jwks_uri and learn a new key before it signs; 404 when the client
+// authenticates otherwise.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
+	set := s.provider.JWKS()
+	if set == nil {
+		return errorf(http.StatusNotFound, "not_found", "This client has no public keys (oidc.client_auth is not private_key_jwt).", nil)
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(set) // the client is gone if this fails
 	return nil
 }
 

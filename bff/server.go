@@ -32,6 +32,10 @@ type Server struct {
 	sessions   *session.Manager
 	tokens     *tokens.Manager
 	login      *loginFlows
+	dpopSeeds  [][]byte // sign-ins derive their DPoP keys from these
+	// signInResources are the resource indicators every sign-in asks
+	// for, recorded in each new session.
+	signInResources []string
 	proxy      *proxy.Handler
 	background sync.WaitGroup // revocations still under way
 	metrics    *metrics
@@ -72,12 +76,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.openSessions(ctx, keys); err != nil {
 		return nil, err
 	}
-	var err error
-	s.provider, err = oidcclient.New(oidcclient.Config{
-		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
-		AuthMethod: cfg.OIDC.TokenEndpointAuthMethod, RedirectURL: s.publicURL.String() + "/bff/callback",
-		Scopes: cfg.OIDC.Scopes, AuthParams: cfg.OIDC.AuthParams, Timeout: cfg.OIDC.Timeout, HTTPClient: cfg.HTTPClient,
-	})
+	err := s.newProvider()
+	if err == nil {
+		err = s.checkProvider(ctx)
+	}
 	if err == nil {
 		err = s.buildHandler()
 	}
@@ -86,10 +88,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.login = newLoginFlows(keys)
+	s.dpopSeeds = dpopSeeds(keys)
 	s.loginStarts, s.loginCallbacks = newLoginLimiter(cfg.RateLimit), newLoginLimiter(cfg.RateLimit)
 	warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
-	go s.provider.Warm(warmCtx)
+	go s.logFeatures(warmCtx)
 	interval := cfg.StreamCheckInterval
 	if interval <= 0 {
 		interval = defaultStreamCheckInterval

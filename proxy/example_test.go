@@ -26,8 +26,10 @@ func ExampleNew() {
 			Audience:    "orders-api",
 			Scopes:      []string{"orders.read"},
 		}},
-		Tokens: proxy.TokenSourceFunc(func(r *http.Request, route *proxy.Route) (string, error) {
-			return "token-for-" + route.Audience, nil // bff: the session's token for this audience
+		Tokens: proxy.TokenSourceFunc(func(r *http.Request, route *proxy.Route) (proxy.Credential, error) {
+			// bff: the session's token for this audience (and, when it is
+			// DPoP-bound, Proof: the session's key).
+			return proxy.Credential{Token: "token-for-" + route.Audience}, nil
 		}),
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 	})

@@ -70,7 +70,7 @@ func newFrontend(t *testing.T, cfg Config) (*Handler, *httptest.Server) {
 
 // staticTokens returns tok for every request and records the routes asked.
 func staticTokens(tok string) TokenSource {
-	return TokenSourceFunc(func(*http.Request, *Route) (string, error) { return tok, nil })
+	return TokenSourceFunc(func(*http.Request, *Route) (Credential, error) { return Credential{Token: tok}, nil })
 }
 
 // rawRequest sends head (request line and headers, without the final empty

@@ -81,21 +81,43 @@ type Route struct {
 	Index int
 }
 
-// TokenSource gives the bearer token for one proxied request. The bff
+// Credential is what the proxy attaches to one upstream request.
+type Credential struct {
+	// Token is the access token; "" means no Authorization header, which
+	// is accepted only on TokenUserOptional routes (an anonymous call).
+	Token string
+	// Proof, when not nil, means Token is DPoP-bound (RFC 9449): it goes
+	// as "Authorization: DPoP <token>" with a DPoP header that Proof makes
+	// for the exact method and upstream URL of each request. nil: a
+	// bearer token.
+	Proof Prover
+}
+
+// Prover makes DPoP proofs (RFC 9449 section 7) with the key a token is
+// bound to. It must be safe for concurrent use.
+type Prover interface {
+	// Proof returns a fresh proof for method and htu (the upstream URL
+	// without query and fragment), with nonce when not empty and the hash
+	// of accessToken (ath).
+	Proof(method, htu, nonce, accessToken string) (string, error)
+}
+
+// TokenSource gives the credential for one proxied request. The bff
 // package implements it; it must be safe for concurrent use.
 type TokenSource interface {
-	// Token returns the access token to send for route on behalf of r's
-	// session. "" with a nil error means: send no Authorization header, which
-	// is accepted only for TokenUserOptional routes (anonymous call). route
-	// has its defaults filled in and must not be modified.
-	Token(r *http.Request, route *Route) (string, error)
+	// Token returns the credential to send for route on behalf of r's
+	// session. A zero Credential with a nil error means: send no
+	// Authorization header, which is accepted only for TokenUserOptional
+	// routes (anonymous call). route has its defaults filled in and must
+	// not be modified.
+	Token(r *http.Request, route *Route) (Credential, error)
 }
 
 // TokenSourceFunc adapts a function to a [TokenSource].
-type TokenSourceFunc func(r *http.Request, route *Route) (string, error)
+type TokenSourceFunc func(r *http.Request, route *Route) (Credential, error)
 
 // Token calls f(r, route).
-func (f TokenSourceFunc) Token(r *http.Request, route *Route) (string, error) { return f(r, route) }
+func (f TokenSourceFunc) Token(r *http.Request, route *Route) (Credential, error) { return f(r, route) }
 
 // Config configures a [Handler]. Only Routes (and Tokens, unless every route
 // is TokenNone) are required.
@@ -172,8 +194,14 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	nonces := map[string]*nonceCell{}
 	for i, rt := range routes {
 		rt.Index = i
+		origin := rt.origin.String()
+		if nonces[origin] == nil {
+			nonces[origin] = &nonceCell{}
+		}
+		rt.nonce = nonces[origin]
 		rt.rp = h.reverseProxy(rt, cfg.Transport)
 		rt.handler = http.Handler(routeHandler{h: h, rt: rt})
 		if cfg.Middleware != nil {
@@ -292,25 +320,28 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		rt.rp.ServeHTTP(w, r)
 		return
 	}
-	tok, err := h.tokens.Token(r, &rt.Route)
-	if err == nil && tok == "" && rt.mode != TokenUserOptional {
+	cred, err := h.tokens.Token(r, &rt.Route)
+	if err == nil && cred.Token == "" && rt.mode != TokenUserOptional {
 		err = ErrEmptyToken
 	}
 	if err != nil {
 		h.tokenFailed(w, r, rt, err)
 		return
 	}
-	if tok != "" {
-		r = r.WithContext(&tokenContext{Context: r.Context(), token: tok})
+	if cred.Token != "" {
+		if cred.Proof != nil {
+			replayable(r)
+		}
+		r = r.WithContext(&tokenContext{Context: r.Context(), cred: cred})
 	}
 	rt.rp.ServeHTTP(w, r)
 }
 
-// tokenContext carries the bearer token from ServeHTTP to Rewrite. It is one
-// allocation instead of context.WithValue's two.
+// tokenContext carries the credential from ServeHTTP to Rewrite and the
+// transport. It is one allocation instead of context.WithValue's two.
 type tokenContext struct {
 	context.Context
-	token string
+	cred Credential
 }
 
 type tokenKey struct{}
@@ -322,9 +353,9 @@ func (c *tokenContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-func tokenFrom(ctx context.Context) string {
+func tokenFrom(ctx context.Context) Credential {
 	if tc, ok := ctx.Value(tokenKey{}).(*tokenContext); ok {
-		return tc.token
+		return tc.cred
 	}
-	return ""
+	return Credential{}
 }

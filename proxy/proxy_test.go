@@ -28,9 +28,9 @@ func TestCredentialsReplaced(t *testing.T) {
 			rec := &recorder{}
 			be := newBackend(t, rec)
 			var gotRoute *Route
-			tokens := TokenSourceFunc(func(r *http.Request, route *Route) (string, error) {
+			tokens := TokenSourceFunc(func(r *http.Request, route *Route) (Credential, error) {
 				gotRoute = route
-				return tt.token, nil
+				return Credential{Token: tt.token}, nil
 			})
 			_, fe := newFrontend(t, Config{
 				Routes: []Route{{Prefix: "/api/orders/", Upstream: be.URL, Token: tt.mode, Audience: "orders-api"}},
@@ -410,7 +410,7 @@ func TestTokenError(t *testing.T) {
 			var logs logBuffer
 			cfg := Config{
 				Routes:  []Route{{Prefix: "/api/x/", Upstream: be.URL, Token: tt.mode}},
-				Tokens:  TokenSourceFunc(func(*http.Request, *Route) (string, error) { return tt.token, tt.err }),
+				Tokens:  TokenSourceFunc(func(*http.Request, *Route) (Credential, error) { return Credential{Token: tt.token}, tt.err }),
 				Observe: obs.observe,
 				Logger:  newLogger(&logs),
 			}

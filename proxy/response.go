@@ -32,6 +32,9 @@ var droppedResponseHeaders = map[string]bool{
 	"accept-ch": true, "accept-ch-lifetime": true, "critical-ch": true,
 	"x-sendfile": true, "x-lighttpd-send-file": true, "x-lighttpd-sendfile": true,
 	"proxy-authenticate": true, "x-request-id": true,
+	// A DPoP nonce (RFC 9449 section 9) is for the BFF, which holds the
+	// key; the browser has nothing to do with it.
+	"dpop-nonce": true,
 	// Browser state kept per origin: FedCM login status, device-bound
 	// sessions, shared storage, topics, prerendering and speculation.
 	"set-login": true, "secure-session-registration": true, "sec-session-registration": true,

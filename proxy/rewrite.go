@@ -13,7 +13,7 @@ import (
 func (h *Handler) reverseProxy(rt *route, base http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { h.rewrite(rt, pr) },
-		Transport:      routeTransport(base, rt),
+		Transport:      &dpopTransport{next: routeTransport(base, rt), rt: rt, h: h},
 		ModifyResponse: rt.modifyResponse,
 		ErrorHandler:   h.errorHandler(rt),
 		ErrorLog:       slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
@@ -37,6 +37,8 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	hdr := out.Header
 	delete(hdr, "Cookie")
 	delete(hdr, "Authorization")
+	// A browser's own DPoP proof proves nothing the BFF vouches for.
+	delete(hdr, "Dpop")
 	delete(hdr, "Proxy-Authorization")
 	// Frameworks that honour these would run a method the route does not
 	// allow, or one refused on every route (TRACE echoes the bearer
@@ -54,8 +56,12 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	if id := pr.In.Header["X-Request-Id"]; id != nil {
 		hdr["X-Request-Id"] = id
 	}
-	if tok := tokenFrom(pr.In.Context()); tok != "" {
-		hdr["Authorization"] = []string{"Bearer " + tok}
+	if cred := tokenFrom(pr.In.Context()); cred.Token != "" {
+		if cred.Proof == nil {
+			hdr["Authorization"] = []string{"Bearer " + cred.Token}
+		} else {
+			h.setDPoP(rt, out, cred)
+		}
 	}
 	h.setForwarded(pr.In, hdr)
 }

@@ -28,6 +28,9 @@ type route struct {
 	allow        string // Allow header for 405
 	rp           *httputil.ReverseProxy
 	handler      http.Handler // routeHandler in Config.Middleware
+	// nonce is the upstream server's last DPoP nonce, shared by every
+	// route to the same origin.
+	nonce *nonceCell
 }
 
 // allows reports whether method may be proxied on rt.

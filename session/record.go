@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -31,7 +32,24 @@ type Record struct {
 	// AccessRefreshAt is when AccessToken is due for refresh: shortly
 	// before AccessExpiry.
 	AccessRefreshAt time.Time `json:"atr"`
-	RefreshToken    Secret    `json:"rt,omitempty"`
+	// AccessTokenType is "DPoP" when AccessToken is DPoP-bound (RFC 9449)
+	// to DPoPKey, "" or "Bearer" otherwise. Issue 15: keep it in any
+	// encoding of the record.
+	AccessTokenType string `json:"att,omitempty"`
+	RefreshToken    Secret `json:"rt,omitempty"`
+	// DPoPKey is the session's DPoP private key (32 bytes of a P-256
+	// scalar, base64url), created at sign-in: the tokens of a session
+	// with one are bound to it, and every instance signs the proofs with
+	// it. It is as secret as the tokens: sealed in the record, never
+	// logged, never sent to the browser. Issue 15: keep it in any
+	// encoding of the record.
+	DPoPKey Secret `json:"dpk,omitempty"`
+	// Resources are the RFC 8707 resource indicators the sign-in request
+	// carried, so that no route asks the provider for a resource outside
+	// the session's grant (strict providers refuse it, and some use up the
+	// refresh token while refusing). nil for sessions made before this
+	// was recorded. Issue 20: keep it in any encoding of the record.
+	Resources []string `json:"res,omitempty"`
 	// Tokens caches access tokens obtained for API audiences, by a key the
 	// token manager chooses (audience, resource and scopes).
 	Tokens map[string]Token `json:"tok,omitempty"`
@@ -46,8 +64,11 @@ type Record struct {
 
 // Token is an access token for one API audience.
 type Token struct {
-	AccessToken Secret    `json:"at"`
-	Expiry      time.Time `json:"exp"`
+	AccessToken Secret `json:"at"`
+	// Type is "DPoP" for a DPoP-bound token, "" or "Bearer" otherwise.
+	// Issue 15: keep it in any encoding of the record.
+	Type   string    `json:"tt,omitempty"`
+	Expiry time.Time `json:"exp"`
 	// RefreshAt is when the token is due for renewal, before Expiry.
 	RefreshAt time.Time `json:"ra"`
 }
@@ -57,6 +78,7 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Claims = append(json.RawMessage(nil), r.Claims...)
 	c.Tokens = maps.Clone(r.Tokens)
+	c.Resources = slices.Clone(r.Resources)
 	return &c
 }
 
@@ -79,6 +101,7 @@ func (r *Record) LogValue() slog.Value {
 		slog.Bool("access_token", r.AccessToken != ""),
 		slog.Bool("refresh_token", r.RefreshToken != ""),
 		slog.Int("api_tokens", len(r.Tokens)),
+		slog.Bool("dpop", r.DPoPKey != ""),
 		slog.Time("expires_at", r.ExpiresAt),
 	)
 }

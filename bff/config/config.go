@@ -45,13 +45,44 @@ type OIDCConfig struct {
 	Issuer string `yaml:"issuer"`
 	// ClientID is this BFF's client ID at the provider. Required.
 	ClientID string `yaml:"client_id"`
-	// ClientSecret is the client secret. Required (or ClientSecretFile).
+	// ClientSecret is the client secret. Required (or ClientSecretFile)
+	// with client_secret_basic and client_secret_post; not used otherwise.
 	ClientSecret string `yaml:"client_secret"`
 	// ClientSecretFile names a file holding the client secret.
 	ClientSecretFile string `yaml:"client_secret_file"`
-	// TokenEndpointAuthMethod is "client_secret_basic" (default) or
-	// "client_secret_post".
+	// ClientAuth is how the BFF authenticates at the token, PAR,
+	// revocation and introspection endpoints: "client_secret_basic"
+	// (default), "client_secret_post", "private_key_jwt" (RFC 7523, with
+	// ClientKeyFile), "tls_client_auth" or "self_signed_tls_client_auth"
+	// (RFC 8705, with TLSClientCertFile and TLSClientKeyFile).
+	ClientAuth string `yaml:"client_auth"`
+	// TokenEndpointAuthMethod is the older spelling of ClientAuth, still
+	// read; setting both to different methods is a configuration problem.
 	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	// ClientKeyFile names a PEM file of private_key_jwt keys: one or more
+	// RSA (at least 2048 bits) or EC P-256 private keys; the first signs,
+	// all are published at /bff/jwks (rotation: put the new key first,
+	// keep the old one after it until the provider has fetched the keys).
+	ClientKeyFile string `yaml:"client_key_file"`
+	// ClientKeyID is the kid of the first key. Default: its RFC 7638
+	// thumbprint.
+	ClientKeyID string `yaml:"client_key_id"`
+	// TLSClientCertFile and TLSClientKeyFile are the PEM client
+	// certificate and key of tls_client_auth and
+	// self_signed_tls_client_auth.
+	TLSClientCertFile string `yaml:"tls_client_cert_file"`
+	TLSClientKeyFile  string `yaml:"tls_client_key_file"`
+	// PAR is "auto" (default: pushed authorization requests, RFC 9126,
+	// when the provider advertises them), "require" (start-up fails when
+	// it does not) or "off".
+	PAR string `yaml:"par"`
+	// DPoP is "off" (default), "auto" (when the provider advertises DPoP,
+	// RFC 9449) or "require": DPoP-bound tokens with one key per session.
+	DPoP string `yaml:"dpop"`
+	// Profile is "" (default) or "fapi2": the FAPI 2.0 Security Profile
+	// (PAR and DPoP required, a key-based client_auth, the RFC 9207 iss
+	// check and PKCE S256), checked against the provider at start-up.
+	Profile string `yaml:"profile"`
 	// Scopes requested at sign-in. Default ["openid", "profile", "email",
 	// "offline_access"]; "openid" is always added.
 	Scopes []string `yaml:"scopes"`
@@ -129,8 +160,13 @@ type APIConfig struct {
 	// Audience asks for a token for this audience. Default "": the sign-in
 	// access token.
 	Audience string `yaml:"audience"`
-	// Resource is the RFC 8707 resource indicator, sent when set.
+	// Resource is the RFC 8707 resource indicator, sent when set: at
+	// sign-in (with every route's) and on this route's token request.
 	Resource string `yaml:"resource"`
+	// AtSignIn adds Resource and Scopes to the sign-in request. Default
+	// true; false for providers that refuse unknown scopes or resources
+	// up front and grant them later.
+	AtSignIn *bool `yaml:"at_sign_in"`
 	// Scopes asked for this API's token. Default none.
 	Scopes []string `yaml:"scopes"`
 	// Exchange is how an audience token is obtained: "refresh" (default;
@@ -154,6 +190,10 @@ type SPAConfig struct {
 	// ContentSecurityPolicy replaces the default strict policy.
 	ContentSecurityPolicy string `yaml:"content_security_policy"`
 }
+
+// SignIn reports whether the route's resource and scopes are requested at
+// sign-in (AtSignIn, default true).
+func (a APIConfig) SignIn() bool { return a.AtSignIn == nil || *a.AtSignIn }
 
 // LogConfig describes logging.
 type LogConfig struct {

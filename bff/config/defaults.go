@@ -34,7 +34,17 @@ func (c *Config) SetDefaults() {
 	case !slices.Contains(o.Scopes, "openid"):
 		o.Scopes = append([]string{"openid"}, o.Scopes...)
 	}
-	setString(&o.TokenEndpointAuthMethod, "client_secret_basic")
+	// client_auth and its older spelling mean the same: each fills the
+	// other (Validate reports them set to different methods).
+	setString(&o.ClientAuth, o.TokenEndpointAuthMethod)
+	setString(&o.ClientAuth, "client_secret_basic")
+	setString(&o.TokenEndpointAuthMethod, o.ClientAuth)
+	if o.Profile == "fapi2" {
+		setString(&o.PAR, "require")
+		setString(&o.DPoP, "require")
+	}
+	setString(&o.PAR, "auto")
+	setString(&o.DPoP, "off")
 	setString(&o.PostLogoutRedirectURL, "/")
 	setDuration(&o.RefreshSkew, 60*time.Second)
 	setDuration(&o.Timeout, 10*time.Second)

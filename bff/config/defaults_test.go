@@ -15,7 +15,10 @@ func TestSetDefaults(t *testing.T) {
 		Listen: "127.0.0.1:8080",
 		OIDC: OIDCConfig{
 			Scopes:                  []string{"openid", "profile", "email", "offline_access"},
+			ClientAuth:              "client_secret_basic",
 			TokenEndpointAuthMethod: "client_secret_basic",
+			PAR:                     "auto",
+			DPoP:                    "off",
 			PostLogoutRedirectURL:   "/",
 			RefreshSkew:             60 * time.Second,
 			Timeout:                 10 * time.Second,

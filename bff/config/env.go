@@ -138,6 +138,12 @@ func setLeaf(f reflect.Value, value, envName string) error {
 			return configErr(envName, "must be true or false")
 		}
 		f.SetBool(b)
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return configErr(envName, "must be true or false")
+		}
+		f.Set(reflect.ValueOf(&b))
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		n, err := strconv.ParseInt(value, 10, t.Bits())
 		if err != nil {

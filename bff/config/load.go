@@ -295,6 +295,8 @@ var durationType = reflect.TypeFor[time.Duration]()
 
 func describeType(t reflect.Type) string {
 	switch {
+	case t.Kind() == reflect.Pointer:
+		return describeType(t.Elem())
 	case t == durationType:
 		return `a duration such as "90s" or "8h"`
 	case t.Kind() == reflect.Bool:

@@ -73,10 +73,8 @@ func (v *validator) oidc(o OIDCConfig) {
 	if o.ClientID == "" {
 		v.add("oidc.client_id", "required")
 	}
-	v.secret("oidc.client_secret", o.ClientSecret, o.ClientSecretFile)
-	if !slices.Contains([]string{"client_secret_basic", "client_secret_post"}, o.TokenEndpointAuthMethod) {
-		v.add("oidc.token_endpoint_auth_method", "must be client_secret_basic or client_secret_post")
-	}
+	v.clientAuth(o)
+	v.fapi(o)
 	v.scopes("oidc.scopes", o.Scopes)
 	for k := range o.AuthParams {
 		if k == "" || slices.Contains(authParamsReserved, k) {
@@ -91,6 +89,76 @@ func (v *validator) oidc(o OIDCConfig) {
 	}
 	if o.Timeout < 0 {
 		v.add("oidc.timeout", "must be positive")
+	}
+}
+
+// clientAuthMethods are the values of oidc.client_auth.
+var clientAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"}
+
+// clientAuth checks oidc.client_auth and says exactly what each method
+// needs: a secret, a key file or a certificate and its key.
+func (v *validator) clientAuth(o OIDCConfig) {
+	if o.TokenEndpointAuthMethod != o.ClientAuth {
+		v.add("oidc.token_endpoint_auth_method", "is the older spelling of oidc.client_auth and names another method; set only oidc.client_auth")
+	}
+	if !slices.Contains(clientAuthMethods, o.ClientAuth) {
+		v.add("oidc.client_auth", "must be one of %s", strings.Join(clientAuthMethods, ", "))
+		return
+	}
+	unused := func(key, value string) {
+		if value != "" {
+			v.add(key, "is not used with oidc.client_auth %s", o.ClientAuth)
+		}
+	}
+	switch o.ClientAuth {
+	case "client_secret_basic", "client_secret_post":
+		v.secret("oidc.client_secret", o.ClientSecret, o.ClientSecretFile)
+		unused("oidc.client_key_file", o.ClientKeyFile)
+		unused("oidc.tls_client_cert_file", o.TLSClientCertFile)
+	case "private_key_jwt":
+		if o.ClientKeyFile == "" {
+			v.add("oidc.client_key_file", "required with oidc.client_auth private_key_jwt: a PEM file of RSA (2048 bits or more) or EC P-256 private keys")
+		}
+		unused("oidc.tls_client_cert_file", o.TLSClientCertFile)
+	default: // tls_client_auth, self_signed_tls_client_auth
+		if o.TLSClientCertFile == "" {
+			v.add("oidc.tls_client_cert_file", "required with oidc.client_auth %s: the PEM client certificate", o.ClientAuth)
+		}
+		if o.TLSClientKeyFile == "" {
+			v.add("oidc.tls_client_key_file", "required with oidc.client_auth %s: the PEM key of the client certificate", o.ClientAuth)
+		}
+		unused("oidc.client_key_file", o.ClientKeyFile)
+	}
+	if o.ClientKeyID != "" && o.ClientKeyFile == "" {
+		v.add("oidc.client_key_id", "needs oidc.client_key_file")
+	}
+	if (o.TLSClientKeyFile != "") != (o.TLSClientCertFile != "") && o.ClientAuth != "tls_client_auth" && o.ClientAuth != "self_signed_tls_client_auth" {
+		v.add("oidc.tls_client_key_file", "is not used with oidc.client_auth %s", o.ClientAuth)
+	}
+}
+
+// fapi checks oidc.par, oidc.dpop and oidc.profile.
+func (v *validator) fapi(o OIDCConfig) {
+	if !slices.Contains([]string{"auto", "require", "off"}, o.PAR) {
+		v.add("oidc.par", "must be auto, require or off")
+	}
+	if !slices.Contains([]string{"off", "auto", "require"}, o.DPoP) {
+		v.add("oidc.dpop", "must be off, auto or require")
+	}
+	switch o.Profile {
+	case "":
+	case "fapi2":
+		if o.PAR != "require" {
+			v.add("oidc.par", "must be require (or unset) with oidc.profile fapi2")
+		}
+		if o.DPoP != "require" {
+			v.add("oidc.dpop", "must be require (or unset) with oidc.profile fapi2: sender-constrained tokens")
+		}
+		if o.ClientAuth != "private_key_jwt" && o.ClientAuth != "tls_client_auth" && o.ClientAuth != "self_signed_tls_client_auth" {
+			v.add("oidc.client_auth", "must be private_key_jwt, tls_client_auth or self_signed_tls_client_auth with oidc.profile fapi2 (no shared secret)")
+		}
+	default:
+		v.add("oidc.profile", `must be "" or fapi2`)
 	}
 }
 

@@ -71,7 +71,26 @@ func TestValidate(t *testing.T) {
 		{"client_secret missing", func(c *Config) { c.OIDC.ClientSecret = "" }, "oidc.client_secret", "required"},
 		{"client_secret and file", func(c *Config) { c.OIDC.ClientSecretFile = "/x" }, "oidc.client_secret_file", "not both"},
 		{"client_secret_file unread", func(c *Config) { c.OIDC.ClientSecret, c.OIDC.ClientSecretFile = "", "/x" }, "oidc.client_secret_file", "not read yet"},
-		{"auth method", func(c *Config) { c.OIDC.TokenEndpointAuthMethod = "private_key_jwt" }, "oidc.token_endpoint_auth_method", "client_secret_basic or client_secret_post"},
+		{"auth method unknown", func(c *Config) { c.OIDC.ClientAuth = "client_secret_jwt" }, "oidc.client_auth", "must be one of"},
+		{"auth method spelt twice", func(c *Config) { c.OIDC.ClientAuth, c.OIDC.TokenEndpointAuthMethod = "client_secret_post", "client_secret_basic" }, "oidc.token_endpoint_auth_method", "older spelling"},
+		{"private_key_jwt without key", func(c *Config) { c.OIDC.TokenEndpointAuthMethod = "private_key_jwt" }, "oidc.client_key_file", "required with oidc.client_auth private_key_jwt"},
+		{"tls_client_auth without certificate", func(c *Config) {
+			c.OIDC.ClientAuth, c.OIDC.ClientSecret, c.OIDC.TLSClientKeyFile = "tls_client_auth", "", "/k.pem"
+		}, "oidc.tls_client_cert_file", "required with oidc.client_auth tls_client_auth"},
+		{"tls_client_auth without key", func(c *Config) {
+			c.OIDC.ClientAuth, c.OIDC.ClientSecret, c.OIDC.TLSClientCertFile = "self_signed_tls_client_auth", "", "/c.pem"
+		}, "oidc.tls_client_key_file", "required with oidc.client_auth self_signed_tls_client_auth"},
+		{"key file with a secret method", func(c *Config) { c.OIDC.ClientKeyFile = "/keys.pem" }, "oidc.client_key_file", "not used with oidc.client_auth client_secret_basic"},
+		{"par unknown", func(c *Config) { c.OIDC.PAR = "always" }, "oidc.par", "auto, require or off"},
+		{"dpop unknown", func(c *Config) { c.OIDC.DPoP = "on" }, "oidc.dpop", "off, auto or require"},
+		{"profile unknown", func(c *Config) { c.OIDC.Profile = "fapi1" }, "oidc.profile", "fapi2"},
+		{"fapi2 with a secret", func(c *Config) { c.OIDC.Profile = "fapi2" }, "oidc.client_auth", "with oidc.profile fapi2"},
+		{"fapi2 with par off", func(c *Config) {
+			c.OIDC.Profile, c.OIDC.PAR, c.OIDC.ClientAuth, c.OIDC.ClientKeyFile, c.OIDC.ClientSecret = "fapi2", "off", "private_key_jwt", "/k.pem", ""
+		}, "oidc.par", "must be require (or unset) with oidc.profile fapi2"},
+		{"fapi2 with dpop auto", func(c *Config) {
+			c.OIDC.Profile, c.OIDC.DPoP, c.OIDC.ClientAuth, c.OIDC.ClientKeyFile, c.OIDC.ClientSecret = "fapi2", "auto", "private_key_jwt", "/k.pem", ""
+		}, "oidc.dpop", "must be require (or unset) with oidc.profile fapi2"},
 		{"scope with space", func(c *Config) { c.OIDC.Scopes = []string{"openid", "a b"} }, "oidc.scopes[1]", "scope"},
 		{"reserved auth param", func(c *Config) { c.OIDC.AuthParams = map[string]string{"state": "x"} }, "oidc.auth_params.state", "protocol parameter"},
 		{"post-logout protocol-relative", func(c *Config) { c.OIDC.PostLogoutRedirectURL = "//evil.example" }, "oidc.post_logout_redirect_url", "path"},
@@ -142,6 +161,38 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() reported %d problems, want 1: %v", got, err)
 			}
 		})
+	}
+}
+
+// Key-based client authentication needs no client secret; fapi2 sets PAR
+// and DPoP to require by itself.
+func TestValidateKeyBasedClients(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"private_key_jwt", func(c *Config) { c.OIDC.ClientAuth, c.OIDC.ClientKeyFile = "private_key_jwt", "/keys.pem" }},
+		{"older spelling", func(c *Config) {
+			c.OIDC.TokenEndpointAuthMethod, c.OIDC.ClientKeyFile, c.OIDC.ClientKeyID = "private_key_jwt", "/keys.pem", "k1"
+		}},
+		{"tls_client_auth", func(c *Config) {
+			c.OIDC.ClientAuth, c.OIDC.TLSClientCertFile, c.OIDC.TLSClientKeyFile = "tls_client_auth", "/c.pem", "/k.pem"
+		}},
+		{"fapi2", func(c *Config) { c.OIDC.Profile, c.OIDC.ClientAuth, c.OIDC.ClientKeyFile = "fapi2", "private_key_jwt", "/keys.pem" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			c.OIDC.ClientSecret = ""
+			tt.mutate(&c)
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate() = %v, want nil", err)
+			}
+		})
+	}
+	c := Config{OIDC: OIDCConfig{Profile: "fapi2"}}
+	c.SetDefaults()
+	if c.OIDC.PAR != "require" || c.OIDC.DPoP != "require" {
+		t.Errorf("SetDefaults() with profile fapi2: par %q, dpop %q; want require, require", c.OIDC.PAR, c.OIDC.DPoP)
 	}
 }
 

@@ -20,32 +20,62 @@ type Config struct {
 	Issuer string
 	// ClientID is this client's ID at the provider. Required.
 	ClientID string
-	// ClientSecret authenticates the client at the token and revocation
-	// endpoints.
+	// ClientSecret authenticates the client with AuthSecretBasic and
+	// AuthSecretPost.
 	ClientSecret string
-	// AuthMethod is how the client authenticates: AuthSecretBasic
-	// (default) or AuthSecretPost.
+	// AuthMethod is how the client authenticates at the token, PAR,
+	// revocation and introspection endpoints: AuthSecretBasic (default),
+	// AuthSecretPost, AuthPrivateKeyJWT, AuthTLS or AuthSelfSignedTLS.
 	AuthMethod string
+	// ClientKeyPEM holds the private_key_jwt keys: one or more PEM
+	// private keys, RSA of at least 2048 bits or EC P-256; the first
+	// signs, all are published by [Client.JWKS].
+	ClientKeyPEM []byte
+	// ClientKeyID is the kid of the first key. Default: its RFC 7638
+	// thumbprint.
+	ClientKeyID string
+	// TLSClientCertPEM and TLSClientKeyPEM are the client certificate and
+	// key of AuthTLS and AuthSelfSignedTLS (RFC 8705), presented to the
+	// provider's mtls_endpoint_aliases (or its plain endpoints when it
+	// advertises none).
+	TLSClientCertPEM, TLSClientKeyPEM []byte
+	// PAR is ModeAuto (default: pushed authorization requests, RFC 9126,
+	// when discovery advertises the endpoint), ModeRequire (discovery
+	// must advertise it) or ModeOff.
+	PAR string
+	// DPoP is ModeOff (default), ModeAuto (when discovery advertises
+	// dpop_signing_alg_values_supported with ES256) or ModeRequire.
+	DPoP string
+	// Profile is "" or ProfileFAPI2: discovery must then also offer the
+	// RFC 9207 iss parameter, PKCE S256 and AuthMethod.
+	Profile string
 	// RedirectURL is the callback registered at the provider. Required.
 	RedirectURL string
 	// Scopes requested at sign-in; "openid" is added when missing.
 	Scopes []string
+	// Resources are RFC 8707 resource indicators sent at sign-in, each as
+	// its own resource parameter. Default none.
+	Resources []string
 	// AuthParams are extra authorization request parameters. Protocol
 	// parameters (state, nonce, code_challenge, ...) are never overridden.
 	AuthParams map[string]string
 	// Timeout bounds each call to the provider. Default 10s.
 	Timeout time.Duration
 	// HTTPClient makes every call to the provider. If nil, a client with
-	// Timeout is used; a client without a timeout gets Timeout.
+	// Timeout is used; a client without a timeout gets Timeout. With
+	// mutual TLS its Transport must be nil or an *http.Transport.
 	HTTPClient *http.Client
 }
 
-// Client authentication methods of [Config.AuthMethod] (OpenID Connect
-// Core 9).
+// Modes of [Config.PAR] and [Config.DPoP].
 const (
-	AuthSecretBasic = "client_secret_basic"
-	AuthSecretPost  = "client_secret_post"
+	ModeAuto    = "auto"
+	ModeRequire = "require"
+	ModeOff     = "off"
 )
+
+// ProfileFAPI2 is the FAPI 2.0 Security Profile of [Config.Profile].
+const ProfileFAPI2 = "fapi2"
 
 // ErrUnavailable means the provider could not be asked: discovery failed,
 // the provider did not answer, or it answered with a server error. It is
@@ -57,9 +87,14 @@ var ErrUnavailable = errors.New("oidcclient: provider unavailable")
 // that is down is not asked by every request. It is safe for concurrent
 // use.
 type Client struct {
-	cfg        Config
-	http       *http.Client
+	cfg  Config
+	http *http.Client
+	// tlsHTTP makes the calls that authenticate the client (token, PAR,
+	// revocation, introspection): http with the client certificate for
+	// mutual TLS, else http itself.
+	tlsHTTP    *http.Client
 	auth       clientAuth
+	nonces     nonces
 	scopes     []string
 	retryAfter time.Duration
 
@@ -82,6 +117,17 @@ type metadata struct {
 	// issParameter is RFC 9207's
 	// authorization_response_iss_parameter_supported.
 	issParameter bool
+	// parURL is the pushed_authorization_request_endpoint, "" when PAR is
+	// not in use (none advertised, or Config.PAR off).
+	parURL string
+	// dpop: DPoP-bound tokens are asked for (Config.DPoP and discovery).
+	dpop bool
+	// introspectionURL is the RFC 7662 endpoint; "" when none.
+	introspectionURL string
+	// authSigningAlgs is token_endpoint_auth_signing_alg_values_supported.
+	authSigningAlgs []string
+	// mtlsAliased: client-authenticated calls go to mtls_endpoint_aliases.
+	mtlsAliased bool
 }
 
 // New returns a Client for cfg. It does not call the provider.
@@ -105,11 +151,17 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsHTTP := client
+	if cfg.AuthMethod == AuthTLS || cfg.AuthMethod == AuthSelfSignedTLS {
+		if tlsHTTP, err = mtlsClient(client, cfg.TLSClientCertPEM, cfg.TLSClientKeyPEM); err != nil {
+			return nil, err
+		}
+	}
 	scopes := cfg.Scopes
 	if !slices.Contains(scopes, "openid") {
 		scopes = append([]string{"openid"}, scopes...)
 	}
-	return &Client{cfg: cfg, http: client, auth: auth, scopes: scopes, retryAfter: 2 * time.Second}, nil
+	return &Client{cfg: cfg, http: client, tlsHTTP: tlsHTTP, auth: auth, scopes: scopes, retryAfter: 2 * time.Second}, nil
 }
 
 // Issuer is the configured issuer.
@@ -130,7 +182,13 @@ func (c *Client) metadata(ctx context.Context) (*metadata, error) {
 	}
 	c.lastTry = time.Now()
 	m, err := c.discover(ctx)
-	if err != nil {
+	var ce *ConfigError
+	switch {
+	case errors.As(err, &ce):
+		// The provider answered, and cannot serve this configuration.
+		c.lastErr = err
+		return nil, err
+	case err != nil:
 		c.lastErr = fmt.Errorf("%w: discovery: %v", ErrUnavailable, err)
 		return nil, c.lastErr
 	}
@@ -168,7 +226,7 @@ type discoveryExtras struct {
 	SigningAlgs        []string `json:"id_token_signing_alg_values_supported"`
 	RevocationEndpoint string   `json:"revocation_endpoint"`
 	EndSessionEndpoint string   `json:"end_session_endpoint"`
-	ISSParameter       bool     `json:"authorization_response_iss_parameter_supported"`
+	offers
 }
 
 func (c *Client) discover(ctx context.Context) (*metadata, error) {
@@ -182,22 +240,47 @@ func (c *Client) discover(ctx context.Context) (*metadata, error) {
 	if err := op.Claims(&extra); err != nil {
 		return nil, err
 	}
+	if err := c.checkOffers(&extra.offers); err != nil {
+		return nil, err
+	}
 	algs := signingAlgs(extra.SigningAlgs)
 	keys := &logoutKeys{jwksURL: extra.JWKSURI, client: c.http, algs: algs, interval: keyRefetchInterval}
 	algNames := make([]string, len(algs))
 	for i, a := range algs {
 		algNames[i] = string(a)
 	}
-	return &metadata{
-		endpoint: op.Endpoint(),
+	ep := op.Endpoint()
+	ep.TokenURL = c.endpoint(&extra.offers, "token_endpoint", ep.TokenURL)
+	m := &metadata{
+		endpoint: ep,
 		verifier: op.Verifier(&oidc.Config{ClientID: c.cfg.ClientID}),
 		logoutVerifier: oidc.NewVerifier(extra.Issuer, keys, &oidc.Config{
 			ClientID: c.cfg.ClientID, SkipExpiryCheck: true, SupportedSigningAlgs: algNames,
 		}),
-		revocationURL: extra.RevocationEndpoint,
-		endSessionURL: extra.EndSessionEndpoint,
-		issParameter:  extra.ISSParameter,
-	}, nil
+		revocationURL:    c.endpoint(&extra.offers, "revocation_endpoint", extra.RevocationEndpoint),
+		introspectionURL: c.endpoint(&extra.offers, "introspection_endpoint", extra.IntrospectionEndpoint),
+		endSessionURL:    extra.EndSessionEndpoint,
+		issParameter:     extra.ISSParameter,
+		dpop:             c.cfg.DPoP == ModeRequire || (c.cfg.DPoP == ModeAuto && extra.dpopES256()),
+		authSigningAlgs:  extra.AuthSigningAlgs,
+		mtlsAliased:      c.tlsHTTP != c.http && extra.MTLSAliases["token_endpoint"] != "",
+	}
+	if c.cfg.PAR != ModeOff && extra.PAREndpoint != "" {
+		m.parURL = c.endpoint(&extra.offers, "pushed_authorization_request_endpoint", extra.PAREndpoint)
+	}
+	return m, nil
+}
+
+// endpoint is the URL of a client-authenticated endpoint: its mTLS alias
+// (RFC 8705 section 5) when the client authenticates with a certificate
+// and the provider names one, else plain.
+func (c *Client) endpoint(o *offers, name, plain string) string {
+	if c.tlsHTTP != c.http {
+		if alias := o.MTLSAliases[name]; alias != "" {
+			return alias
+		}
+	}
+	return plain
 }
 
 // clientContext carries the HTTP client into go-oidc and x/oauth2, which

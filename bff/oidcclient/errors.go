@@ -3,9 +3,6 @@ package oidcclient
 import (
 	"errors"
 	"fmt"
-	"net/http"
-
-	"golang.org/x/oauth2"
 )
 
 // ErrInvalidGrant means the provider refused the grant itself (RFC 6749
@@ -35,18 +32,3 @@ var ErrInvalidIDToken = errors.New("oidcclient: invalid ID token")
 // ErrNoIDToken means the token endpoint's answer to a code exchange had no
 // ID token.
 var ErrNoIDToken = errors.New("oidcclient: no ID token in the token response")
-
-// tokenEndpointError maps an x/oauth2 token request error: a 4xx with an
-// error code is the provider's refusal (ErrInvalidGrant or *TokenError);
-// anything else (unreachable, 5xx, unreadable) is ErrUnavailable. Only the
-// error code is kept: RetrieveError's text holds the raw response body.
-func tokenEndpointError(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < http.StatusInternalServerError {
-		if re.ErrorCode == "invalid_grant" {
-			return ErrInvalidGrant
-		}
-		return &TokenError{Code: re.ErrorCode, Status: re.Response.StatusCode}
-	}
-	return fmt.Errorf("%w: token endpoint unreachable or failing", ErrUnavailable)
-}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // Identity is a verified sign-in: the ID token's subject, provider session
@@ -18,9 +18,14 @@ type Identity struct {
 	SID    string
 	Claims json.RawMessage
 	// IDToken is the raw ID token, kept for id_token_hint at logout.
-	IDToken      string
-	AccessToken  string
+	IDToken     string
+	AccessToken string
+	// TokenType is TokenTypeDPoP for a DPoP-bound access token, else
+	// "Bearer".
+	TokenType    string
 	RefreshToken string
+	// Scope is the scope the provider granted, when it said ("" when not).
+	Scope string
 	// Expiry is the access token's; five minutes from now when the
 	// provider gave no expires_in, so such a token is renewed, not trusted
 	// forever.
@@ -28,36 +33,29 @@ type Identity struct {
 }
 
 // Exchange redeems an authorization code with its PKCE verifier and
-// verifies the ID token (signature, iss, aud, exp) and its nonce. A code
-// the provider refuses is [ErrInvalidGrant]; a provider that does not
+// verifies the ID token (signature, iss, aud, exp) and its nonce. With key
+// the request carries a DPoP proof, so the tokens are bound to key (the
+// key whose thumbprint the authorization request named as dpop_jkt). A
+// code the provider refuses is [ErrInvalidGrant]; a provider that does not
 // answer is [ErrUnavailable]; a bad ID token is [ErrInvalidIDToken] (or
 // [ErrNoIDToken]).
-func (c *Client) Exchange(ctx context.Context, code string, verifier Verifier, nonce Nonce) (*Identity, error) {
+func (c *Client) Exchange(ctx context.Context, code string, verifier Verifier, nonce Nonce, key *DPoPKey) (*Identity, error) {
 	m, err := c.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}
-	extra, err := c.auth.params(m.endpoint.TokenURL)
+	form := url.Values{
+		"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {c.cfg.RedirectURL}, "code_verifier": {string(verifier)},
+	}
+	tok, err := c.token(ctx, m, form, key)
 	if err != nil {
 		return nil, err
 	}
-	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(string(verifier))}
-	for k, vs := range extra {
-		for _, v := range vs {
-			opts = append(opts, oauth2.SetAuthURLParam(k, v))
-		}
-	}
-	ctx, cancel := context.WithTimeout(c.clientContext(ctx), c.cfg.Timeout)
-	defer cancel()
-	tok, err := c.oauth2Config(m).Exchange(ctx, code, opts...)
-	if err != nil {
-		return nil, tokenEndpointError(err)
-	}
-	rawID, _ := tok.Extra("id_token").(string)
-	if rawID == "" {
+	if tok.IDToken == "" {
 		return nil, ErrNoIDToken
 	}
-	idt, err := m.verifier.Verify(ctx, rawID)
+	idt, err := m.verifier.Verify(c.clientContext(ctx), tok.IDToken)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidIDToken, err)
 	}
@@ -76,17 +74,24 @@ func (c *Client) Exchange(ctx context.Context, code string, verifier Verifier, n
 		Subject:      idt.Subject,
 		SID:          std.SID,
 		Claims:       claims,
-		IDToken:      rawID,
+		IDToken:      tok.IDToken,
 		AccessToken:  tok.AccessToken,
+		TokenType:    tokenType(tok.TokenType),
 		RefreshToken: tok.RefreshToken,
-		Expiry:       expiry(tok),
+		Scope:        tok.Scope,
+		Expiry:       tok.expiry,
 	}, nil
 }
 
-// expiry treats a token without expires_in as valid for five minutes.
-func expiry(t *oauth2.Token) time.Time {
-	if t.Expiry.IsZero() {
-		return time.Now().Add(5 * time.Minute)
+// TokenTypeDPoP is the token_type of a DPoP-bound access token (RFC 9449
+// section 5); any other is sent as a bearer token.
+const TokenTypeDPoP = "DPoP"
+
+// tokenType is "DPoP" for a DPoP-bound token, whatever its case, and
+// "Bearer" for any other.
+func tokenType(t string) string {
+	if strings.EqualFold(t, TokenTypeDPoP) {
+		return TokenTypeDPoP
 	}
-	return t.Expiry
+	return "Bearer"
 }

@@ -3,10 +3,8 @@ package oidcclient
 import (
 	"context"
 	"net/url"
+	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // RFC 8693 token exchange identifiers.
@@ -22,6 +20,9 @@ type TokenRequest struct {
 	Audience string
 	Resource string
 	Scopes   []string
+	// DPoP, when set, proves possession of the session's key with the
+	// request, so the provider binds the new token to it (RFC 9449).
+	DPoP *DPoPKey
 }
 
 func (r TokenRequest) set(params url.Values) {
@@ -31,11 +32,16 @@ func (r TokenRequest) set(params url.Values) {
 	if r.Resource != "" {
 		params.Set("resource", r.Resource)
 	}
+	if len(r.Scopes) > 0 {
+		params.Set("scope", strings.Join(r.Scopes, " "))
+	}
 }
 
 // Token is the answer of a token grant.
 type Token struct {
 	AccessToken string
+	// TokenType is TokenTypeDPoP for a DPoP-bound token, else "Bearer".
+	TokenType string
 	// RefreshToken is the refresh token the provider rotated to; "" when it
 	// kept the old one.
 	RefreshToken string
@@ -47,6 +53,10 @@ type Token struct {
 	IDToken string
 }
 
+func newToken(t *tokenAnswer) *Token {
+	return &Token{AccessToken: t.AccessToken, TokenType: tokenType(t.TokenType), Expiry: t.expiry}
+}
+
 // Refresh uses refreshToken (RFC 6749 6) for the token req asks for. When
 // the answer carries an ID token it is verified and kept only if it names
 // subject. A refresh token the provider no longer accepts is
@@ -55,16 +65,21 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, req TokenRequ
 	if refreshToken == "" {
 		return nil, ErrInvalidGrant
 	}
-	params := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	req.set(params)
-	t, m, err := c.grant(ctx, params, req.Scopes)
+	m, err := c.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tok := &Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: expiry(t)}
-	if raw, _ := t.Extra("id_token").(string); raw != "" {
-		if idt, err := m.verifier.Verify(c.clientContext(ctx), raw); err == nil && idt.Subject == subject {
-			tok.IDToken = raw
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	req.set(form)
+	t, err := c.token(ctx, m, form, req.DPoP)
+	if err != nil {
+		return nil, err
+	}
+	tok := newToken(t)
+	tok.RefreshToken = t.RefreshToken
+	if t.IDToken != "" {
+		if idt, err := m.verifier.Verify(c.clientContext(ctx), t.IDToken); err == nil && idt.Subject == subject {
+			tok.IDToken = t.IDToken
 		}
 	}
 	return tok, nil
@@ -75,61 +90,37 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, req TokenRequ
 // provider's policy for that audience, which says nothing about the
 // session's refresh token.
 func (c *Client) TokenExchange(ctx context.Context, subjectToken string, req TokenRequest) (*Token, error) {
-	params := url.Values{
+	m, err := c.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{
 		"grant_type":           {GrantTokenExchange},
 		"subject_token":        {subjectToken},
 		"subject_token_type":   {TokenTypeAccessToken},
 		"requested_token_type": {TokenTypeAccessToken},
 	}
-	req.set(params)
-	t, _, err := c.grant(ctx, params, req.Scopes)
+	req.set(form)
+	t, err := c.token(ctx, m, form, req.DPoP)
 	if err != nil {
 		return nil, err
 	}
-	return &Token{AccessToken: t.AccessToken, Expiry: expiry(t)}, nil
+	return newToken(t), nil
 }
 
 // ClientCredentials gets the client's own token for req (RFC 6749 4.4).
+// It is never DPoP-bound: it belongs to no session's key.
 func (c *Client) ClientCredentials(ctx context.Context, req TokenRequest) (*Token, error) {
-	params := url.Values{}
-	req.set(params)
-	t, _, err := c.grant(ctx, params, req.Scopes)
+	m, err := c.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Token{AccessToken: t.AccessToken, Expiry: expiry(t)}, nil
-}
-
-// grant calls the token endpoint. It rides on x/oauth2's client-credentials
-// request, which lets grant_type be overridden, so client authentication,
-// error parsing and expiry handling are x/oauth2's, while the refresh-token
-// grant can carry audience, resource and scope and RFC 8693 works at all:
-// x/oauth2's own refresh takes no extra parameters (golang/oauth2#84, #388).
-func (c *Client) grant(ctx context.Context, params url.Values, scopes []string) (*oauth2.Token, *metadata, error) {
-	m, err := c.metadata(ctx)
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req.DPoP = nil
+	req.set(form)
+	t, err := c.token(ctx, m, form, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	extra, err := c.auth.params(m.endpoint.TokenURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	for k, v := range extra {
-		params[k] = v
-	}
-	cc := clientcredentials.Config{
-		ClientID:       c.cfg.ClientID,
-		ClientSecret:   c.auth.secret(),
-		TokenURL:       m.endpoint.TokenURL,
-		AuthStyle:      c.auth.style(),
-		Scopes:         scopes,
-		EndpointParams: params,
-	}
-	ctx, cancel := context.WithTimeout(c.clientContext(ctx), c.cfg.Timeout)
-	defer cancel()
-	t, err := cc.Token(ctx)
-	if err != nil {
-		return nil, nil, tokenEndpointError(err)
-	}
-	return t, m, nil
+	return newToken(t), nil
 }

@@ -2,12 +2,11 @@ package oidcclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // ErrNoRevocation is returned by [Client.Revoke] when the provider has no
@@ -16,7 +15,8 @@ var ErrNoRevocation = errors.New("oidcclient: the provider has no revocation end
 
 // Revoke revokes a refresh token (RFC 7009) at the provider's revocation
 // endpoint: some providers' end_session leaves refresh tokens alive.
-// x/oauth2 has no revocation call, so this request is written here.
+// x/oauth2 has no revocation call; it goes through Client.call, with the
+// client's authentication.
 func (c *Client) Revoke(ctx context.Context, refreshToken string) error {
 	m, err := c.metadata(ctx)
 	if err != nil {
@@ -26,25 +26,47 @@ func (c *Client) Revoke(ctx context.Context, refreshToken string) error {
 		return ErrNoRevocation
 	}
 	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.revocationURL, nil)
+	a, err := c.call(ctx, m, m.revocationURL, form, nil)
 	if err != nil {
 		return err
 	}
-	if err := c.authenticate(req, form, m.revocationURL); err != nil {
-		return err
-	}
-	req.Body = io.NopCloser(strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: revocation endpoint unreachable", ErrUnavailable)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("oidcclient: revocation endpoint answered %d", resp.StatusCode)
+	if a.status != http.StatusOK {
+		return fmt.Errorf("oidcclient: revocation endpoint answered %d", a.status)
 	}
 	return nil
+}
+
+// ErrNoIntrospection is returned by [Client.RefreshTokenActive] when the
+// provider has no introspection endpoint.
+var ErrNoIntrospection = errors.New("oidcclient: the provider has no introspection endpoint")
+
+// RefreshTokenActive asks the provider's introspection endpoint (RFC 7662)
+// whether refreshToken is still active. It changes nothing at the
+// provider, so it is how a client learns whether a refused request used
+// its refresh token up (some providers rotate it before they refuse).
+func (c *Client) RefreshTokenActive(ctx context.Context, refreshToken string) (bool, error) {
+	m, err := c.metadata(ctx)
+	if err != nil {
+		return false, err
+	}
+	if m.introspectionURL == "" {
+		return false, ErrNoIntrospection
+	}
+	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
+	a, err := c.call(ctx, m, m.introspectionURL, form, nil)
+	if err != nil {
+		return false, err
+	}
+	if a.status != http.StatusOK {
+		return false, fmt.Errorf("oidcclient: introspection endpoint answered %d", a.status)
+	}
+	var r struct {
+		Active bool `json:"active"`
+	}
+	if err := json.Unmarshal(a.body, &r); err != nil {
+		return false, fmt.Errorf("oidcclient: introspection answer: %w", err)
+	}
+	return r.Active, nil
 }
 
 // EndSessionURL is the provider's end_session_endpoint with id_token_hint

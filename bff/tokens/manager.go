@@ -65,6 +65,7 @@ type Manager struct {
 	specs    []spec // by proxy.Route.Index
 	renewals singleflight.Group
 	client   clientTokens
+	keys     keyCache
 }
 
 // spec is what a route asks for.
@@ -124,27 +125,42 @@ func (m *Manager) RefreshAt(now, expiry time.Time) time.Time {
 
 // Token implements proxy.TokenSource: the access token whose audience and
 // scopes fit route, for the call's session (or, for client routes, the
-// BFF's own). "" with a nil error means an anonymous call on a
-// user-optional route.
-func (m *Manager) Token(r *http.Request, route *proxy.Route) (string, error) {
+// BFF's own), with the session's DPoP key as its Proof when the token is
+// DPoP-bound. A zero Credential with a nil error means an anonymous call
+// on a user-optional route.
+func (m *Manager) Token(r *http.Request, route *proxy.Route) (proxy.Credential, error) {
 	sp := &m.specs[route.Index]
 	if route.Token == proxy.TokenClient {
-		return m.client.token(r.Context(), m, sp)
+		tok, err := m.client.token(r.Context(), m, sp)
+		return proxy.Credential{Token: tok}, err
 	}
 	key, rec, err := m.session(r)
 	if err != nil {
-		return "", err
+		return proxy.Credential{}, err
 	}
 	if rec == nil {
 		if route.Token == proxy.TokenUserOptional {
-			return "", nil
+			return proxy.Credential{}, nil
 		}
-		return "", ErrUnauthenticated
+		return proxy.Credential{}, ErrUnauthenticated
 	}
 	if tok, ok := freshToken(rec, sp, time.Now()); ok {
-		return tok, nil
+		return m.credential(rec, tok)
 	}
 	return m.renew(r.Context(), key, sp)
+}
+
+// credential is tok as the proxy sends it: with the session's DPoP key
+// when tok is bound to it.
+func (m *Manager) credential(rec *session.Record, tok token) (proxy.Credential, error) {
+	if tok.typ != oidcclient.TokenTypeDPoP {
+		return proxy.Credential{Token: tok.value}, nil
+	}
+	k, err := m.keys.get(rec.DPoPKey)
+	if err != nil {
+		return proxy.Credential{}, err
+	}
+	return proxy.Credential{Token: tok.value, Proof: k}, nil
 }
 
 // session loads the live session of the call r belongs to: a call begun
@@ -167,11 +183,14 @@ func (m *Manager) session(r *http.Request) (string, *session.Record, error) {
 // signInSpec asks for the sign-in access token.
 var signInSpec = &spec{signIn: true}
 
+// token is an access token and its token_type.
+type token struct{ value, typ string }
+
 // freshToken is the session's token for sp, if it is not due yet.
-func freshToken(rec *session.Record, sp *spec, now time.Time) (string, bool) {
+func freshToken(rec *session.Record, sp *spec, now time.Time) (token, bool) {
 	if sp.signIn {
-		return string(rec.AccessToken), rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
+		return token{string(rec.AccessToken), rec.AccessTokenType}, rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
 	}
 	t, ok := rec.Tokens[sp.key]
-	return string(t.AccessToken), ok && now.Before(t.RefreshAt)
+	return token{string(t.AccessToken), t.Type}, ok && now.Before(t.RefreshAt)
 }

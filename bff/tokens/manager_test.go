@@ -89,8 +89,8 @@ func TestTokenFromSession(t *testing.T) {
 			req = httptest.NewRequest(http.MethodGet, "/api/x", nil)
 		}
 		got, err := fx.m.Token(req, &fx.routes[tt.route])
-		if got != tt.want || err != tt.wantErr {
-			t.Errorf("Token(route %d, anonymous %v) = %q, %v, want %q, %v", tt.route, tt.anon, got, err, tt.want, tt.wantErr)
+		if got.Token != tt.want || got.Proof != nil || err != tt.wantErr {
+			t.Errorf("Token(route %d, anonymous %v) = %q (proof %v), %v, want %q (bearer), %v", tt.route, tt.anon, got.Token, got.Proof, err, tt.want, tt.wantErr)
 		}
 	}
 }
@@ -116,8 +116,8 @@ func BenchmarkTokenFresh(b *testing.B) {
 	route := &fx.routes[1]
 	b.ReportAllocs()
 	for b.Loop() {
-		if tok, err := fx.m.Token(fx.req, route); err != nil || tok != "orders-token" {
-			b.Fatalf("Token() = %q, %v", tok, err)
+		if tok, err := fx.m.Token(fx.req, route); err != nil || tok.Token != "orders-token" {
+			b.Fatalf("Token() = %q, %v", tok.Token, err)
 		}
 	}
 }

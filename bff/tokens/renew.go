@@ -15,20 +15,21 @@ import (
 // instances (the session lock inside session.Manager.Update, which
 // re-reads the record, so a token another instance just renewed is used
 // rather than renewed again).
-func (m *Manager) renew(ctx context.Context, key string, sp *spec) (string, error) {
+func (m *Manager) renew(ctx context.Context, key string, sp *spec) (proxy.Credential, error) {
 	v, err, shared := m.renewals.Do(key+"\x00"+sp.key, func() (any, error) {
 		// Detached from the first caller: its going away must not fail the
 		// others waiting on the same renewal.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.Timeout+5*time.Second)
 		defer cancel()
-		var tok string
+		var cred proxy.Credential
 		var issued session.Secret // a refresh token the provider rotated to
 		_, err := m.cfg.Sessions.Update(ctx, key, func(rec *session.Record) (bool, error) {
 			now := time.Now()
 			if t, ok := freshToken(rec, sp, now); ok {
-				tok = t
+				var err error
+				cred, err = m.credential(rec, t)
 				m.cfg.Refreshed("coalesced")
-				return false, nil
+				return false, err
 			}
 			oldRefresh, oldAccess := rec.RefreshToken, rec.AccessToken
 			err := m.obtain(ctx, rec, sp)
@@ -40,9 +41,10 @@ func (m *Manager) renew(ctx context.Context, key string, sp *spec) (string, erro
 				// refreshed for it: keep what that refresh rotated.
 				return rec.RefreshToken != oldRefresh || rec.AccessToken != oldAccess, err
 			}
-			tok, _ = freshToken(rec, sp, now)
+			t, _ := freshToken(rec, sp, now)
+			cred, err = m.credential(rec, t)
 			m.cfg.Refreshed("ok")
-			return true, nil
+			return true, err
 		})
 		if errors.Is(err, session.ErrNotFound) && issued != "" && m.cfg.Revoke != nil {
 			// The session ended (logout, on any instance) while the
@@ -52,15 +54,15 @@ func (m *Manager) renew(ctx context.Context, key string, sp *spec) (string, erro
 			// not revoked: it could be the live session's.
 			m.cfg.Revoke(ctx, string(issued))
 		}
-		return tok, err
+		return cred, err
 	})
 	if shared {
 		m.cfg.Refreshed("coalesced")
 	}
 	if err == nil {
-		return v.(string), nil
+		return v.(proxy.Credential), nil
 	}
-	return "", m.failed(ctx, key, err)
+	return proxy.Credential{}, m.failed(ctx, key, err)
 }
 
 // failed maps a failed renewal: a rejected refresh token ends the session
@@ -95,8 +97,16 @@ func (m *Manager) failed(ctx context.Context, key string, err error) error {
 // (and any rotated refresh token) into rec.
 func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) error {
 	p := m.cfg.Provider
+	req := sp.req
+	if rec.DPoPKey != "" {
+		k, err := m.keys.get(rec.DPoPKey)
+		if err != nil {
+			return err
+		}
+		req.DPoP = k
+	}
 	if sp.signIn || sp.exchange != proxy.ExchangeTokenExchange {
-		t, err := p.Refresh(ctx, string(rec.RefreshToken), sp.req, rec.Subject)
+		t, err := p.Refresh(ctx, string(rec.RefreshToken), req, rec.Subject)
 		if err != nil {
 			return err
 		}
@@ -110,7 +120,7 @@ func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) err
 			return err
 		}
 	}
-	t, err := p.TokenExchange(ctx, string(rec.AccessToken), sp.req)
+	t, err := p.TokenExchange(ctx, string(rec.AccessToken), req)
 	if errors.Is(err, oidcclient.ErrInvalidGrant) {
 		// The provider refused this exchange (its policy for the audience,
 		// or the subject token): the refresh token may be fine, so the
@@ -133,6 +143,7 @@ func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spe
 		return
 	}
 	rec.AccessToken = session.Secret(t.AccessToken)
+	rec.AccessTokenType = t.TokenType
 	rec.AccessExpiry = t.Expiry
 	rec.AccessRefreshAt = m.RefreshAt(time.Now(), t.Expiry)
 	if t.IDToken != "" {
@@ -144,5 +155,5 @@ func (m *Manager) storeAudienceToken(rec *session.Record, t *oidcclient.Token, k
 	if rec.Tokens == nil {
 		rec.Tokens = map[string]session.Token{}
 	}
-	rec.Tokens[key] = session.Token{AccessToken: session.Secret(t.AccessToken), Expiry: t.Expiry, RefreshAt: m.RefreshAt(time.Now(), t.Expiry)}
+	rec.Tokens[key] = session.Token{AccessToken: session.Secret(t.AccessToken), Type: t.TokenType, Expiry: t.Expiry, RefreshAt: m.RefreshAt(time.Now(), t.Expiry)}
 }
