@@ -28,17 +28,17 @@ type Server struct {
 	trusted       []netip.Prefix
 	hsts          []string // Strict-Transport-Security of every answer; nil over http
 
-	provider   *oidcclient.Client
-	sessions   *session.Manager
-	tokens     *tokens.Manager
-	login      *loginFlows
-	dpopSeeds  [][]byte // sign-ins derive their DPoP keys from these
+	provider  *oidcclient.Client
+	sessions  *session.Manager
+	tokens    *tokens.Manager
+	login     *loginFlows
+	dpopSeeds [][]byte // sign-ins derive their DPoP keys from these
 	// signInResources are the resource indicators every sign-in asks
 	// for, recorded in each new session.
 	signInResources []string
-	proxy      *proxy.Handler
-	background sync.WaitGroup // revocations still under way
-	metrics    *metrics
+	proxy           *proxy.Handler
+	background      sync.WaitGroup // revocations still under way
+	metrics         *metrics
 	// loginStarts and loginCallbacks limit sign-ins per client address;
 	// unlistedProxy warns once of a proxy missing from trusted_proxies.
 	loginStarts, loginCallbacks *loginLimiter

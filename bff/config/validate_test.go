@@ -72,7 +72,9 @@ func TestValidate(t *testing.T) {
 		{"client_secret and file", func(c *Config) { c.OIDC.ClientSecretFile = "/x" }, "oidc.client_secret_file", "not both"},
 		{"client_secret_file unread", func(c *Config) { c.OIDC.ClientSecret, c.OIDC.ClientSecretFile = "", "/x" }, "oidc.client_secret_file", "not read yet"},
 		{"auth method unknown", func(c *Config) { c.OIDC.ClientAuth = "client_secret_jwt" }, "oidc.client_auth", "must be one of"},
-		{"auth method spelt twice", func(c *Config) { c.OIDC.ClientAuth, c.OIDC.TokenEndpointAuthMethod = "client_secret_post", "client_secret_basic" }, "oidc.token_endpoint_auth_method", "older spelling"},
+		{"auth method spelt twice", func(c *Config) {
+			c.OIDC.ClientAuth, c.OIDC.TokenEndpointAuthMethod = "client_secret_post", "client_secret_basic"
+		}, "oidc.token_endpoint_auth_method", "older spelling"},
 		{"private_key_jwt without key", func(c *Config) { c.OIDC.TokenEndpointAuthMethod = "private_key_jwt" }, "oidc.client_key_file", "required with oidc.client_auth private_key_jwt"},
 		{"tls_client_auth without certificate", func(c *Config) {
 			c.OIDC.ClientAuth, c.OIDC.ClientSecret, c.OIDC.TLSClientKeyFile = "tls_client_auth", "", "/k.pem"
@@ -178,7 +180,9 @@ func TestValidateKeyBasedClients(t *testing.T) {
 		{"tls_client_auth", func(c *Config) {
 			c.OIDC.ClientAuth, c.OIDC.TLSClientCertFile, c.OIDC.TLSClientKeyFile = "tls_client_auth", "/c.pem", "/k.pem"
 		}},
-		{"fapi2", func(c *Config) { c.OIDC.Profile, c.OIDC.ClientAuth, c.OIDC.ClientKeyFile = "fapi2", "private_key_jwt", "/keys.pem" }},
+		{"fapi2", func(c *Config) {
+			c.OIDC.Profile, c.OIDC.ClientAuth, c.OIDC.ClientKeyFile = "fapi2", "private_key_jwt", "/keys.pem"
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()

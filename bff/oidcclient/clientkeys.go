@@ -138,6 +138,6 @@ func (k clientKey) assertion(clientID, audience string, alg jose.SignatureAlgori
 	return jwt.Signed(signer).Claims(jwt.Claims{
 		Issuer: clientID, Subject: clientID, Audience: jwt.Audience{audience}, ID: rand.Text(),
 		IssuedAt: jwt.NewNumericDate(now),
-		Expiry: jwt.NewNumericDate(now.Add(assertionLifetime)),
+		Expiry:   jwt.NewNumericDate(now.Add(assertionLifetime)),
 	}).Serialize()
 }
