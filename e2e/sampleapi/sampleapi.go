@@ -1,8 +1,11 @@
-// Package sampleapi is a small API that checks bearer tokens the way a real
-// resource server should, for tests and the demo: it validates the JWT
-// access token's signature against the provider's JWKS, its issuer, its
+// Package sampleapi is a small API that checks access tokens the way a
+// real resource server should, for tests and the demo: it validates the
+// JWT access token's signature against the provider's JWKS, its issuer, its
 // audience and its expiry with github.com/coreos/go-oidc/v3/oidc, and
-// requires a scope. It answers with what it saw, never with the token.
+// requires a scope. A token bound to a DPoP key (cnf.jkt, RFC 9449) is
+// accepted only as "Authorization: DPoP" with a valid proof by that key for
+// the request (method, URL, iat, unused jti, ath), so a stolen token alone
+// is refused. It answers with what it saw, never with the token.
 package sampleapi
 
 import (
@@ -34,6 +37,10 @@ type Config struct {
 	RequiredScope string
 	// HTTPClient fetches discovery and keys; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// DPoPNonce requires a nonce of the API's own in DPoP proofs (RFC 9449
+	// section 9): a proof without it is answered 401 use_dpop_nonce with a
+	// DPoP-Nonce header.
+	DPoPNonce bool
 }
 
 // handler is the API. It is safe for concurrent use.
@@ -42,6 +49,7 @@ type handler struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	proofs   proofs
 }
 
 // New checks cfg and returns the API handler. It does not contact the
@@ -90,7 +98,9 @@ func (h *handler) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, err
 }
 
 type answer struct {
-	API      string   `json:"api"`
+	API string `json:"api"`
+	// Scheme is how the token came: Bearer or DPoP (proof checked).
+	Scheme   string   `json:"scheme"`
 	Sub      string   `json:"sub"`
 	Audience []string `json:"audience"`
 	Scopes   []string `json:"scopes"`
@@ -100,8 +110,8 @@ type answer struct {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || strings.TrimSpace(raw) == "" {
+	scheme, raw := authorization(r)
+	if raw == "" {
 		unauthorized(w, "missing bearer token")
 		return
 	}
@@ -111,7 +121,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 			"error": "temporarily_unavailable", "error_description": "provider discovery failed"})
 		return
 	}
-	tok, err := v.Verify(r.Context(), strings.TrimSpace(raw))
+	tok, err := v.Verify(r.Context(), raw)
 	if err != nil {
 		unauthorized(w, describe(err))
 		return
@@ -119,10 +129,28 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	var claims struct {
 		Scope string   `json:"scope"`
 		Scp   []string `json:"scp"`
+		Cnf   struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
 	}
 	if err := tok.Claims(&claims); err != nil {
 		unauthorized(w, "malformed claims")
 		return
+	}
+	switch {
+	case claims.Cnf.JKT != "" && scheme != "DPoP":
+		// RFC 9449 section 7.2: a bound token without its proof is a
+		// stolen one, as far as the API can tell.
+		unauthorized(w, "token is DPoP-bound: DPoP proof required")
+		return
+	case scheme == "DPoP" && claims.Cnf.JKT == "":
+		unauthorized(w, "token is not DPoP-bound")
+		return
+	case scheme == "DPoP":
+		if err := h.proofs.check(r, raw, claims.Cnf.JKT, requestURL(r), h.cfg.DPoPNonce); err != nil {
+			h.proofs.dpopChallenge(w, err)
+			return
+		}
 	}
 	scopes := slices.Concat(strings.Fields(claims.Scope), claims.Scp)
 	if h.cfg.RequiredScope != "" && !slices.Contains(scopes, h.cfg.RequiredScope) {
@@ -139,7 +167,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		scopes = []string{}
 	}
 	writeJSON(w, http.StatusOK, answer{
-		API: h.cfg.Name, Sub: tok.Subject, Audience: tok.Audience, Scopes: scopes,
+		API: h.cfg.Name, Scheme: scheme, Sub: tok.Subject, Audience: tok.Audience, Scopes: scopes,
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 	})
 }
