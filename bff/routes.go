@@ -160,7 +160,11 @@ func (s *Server) handleAPIs(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 	set := s.provider.JWKS()
 	if set == nil {
-		return errorf(http.StatusNotFound, "not_found", "This client has no public keys (oidc.client_auth is not private_key_jwt).", nil)
+		// JSON whatever the caller accepts: a provider fetches this, not a
+		// person.
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found",
+			Description: "This client has no public keys (oidc.client_auth is not private_key_jwt).", RequestID: requestID(r.Context())})
+		return nil
 	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "no-store")
