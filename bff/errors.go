@@ -149,6 +149,12 @@ func httpError(err error) *HTTPError {
 	case errors.Is(err, tokens.ErrExchangeRefused):
 		return errorf(http.StatusForbidden, "token_exchange_refused",
 			"The identity provider refused an access token for this API.", err)
+	case errors.Is(err, tokens.ErrTokenRefused):
+		return errorf(http.StatusForbidden, "token_refused",
+			"The identity provider refused an access token for this API (its resource or scopes). Your session is kept.", err)
+	case errors.Is(err, oidcclient.ErrAudienceMismatch):
+		return errorf(http.StatusForbidden, "token_audience_mismatch",
+			"The identity provider's access token for this API is meant for another audience, so it was not sent.", err)
 	case errors.As(err, &te), errors.Is(err, proxy.ErrEmptyToken):
 		return errorf(http.StatusBadGateway, "token_unavailable", "An access token for this API could not be obtained.", err)
 	case errors.Is(err, oidcclient.ErrUnavailable):

@@ -16,7 +16,9 @@ import (
 // buildHandler assembles the HTTP surface of DESIGN.md's contract.
 func (s *Server) buildHandler() error {
 	routes := make([]proxy.Route, len(s.cfg.APIs))
+	atSignIn := make([]bool, len(s.cfg.APIs))
 	for i, a := range s.cfg.APIs {
+		atSignIn[i] = a.SignIn()
 		routes[i] = proxy.Route{
 			Prefix: a.Prefix, Upstream: a.Upstream, StripPrefix: a.StripPrefix, Methods: a.Methods,
 			Timeout: a.Timeout, Token: a.Token, Audience: a.Audience, Resource: a.Resource,
@@ -25,7 +27,7 @@ func (s *Server) buildHandler() error {
 	}
 	var err error
 	s.tokens, err = tokens.New(tokens.Config{
-		Sessions: s.sessions, Provider: s.provider, Routes: routes,
+		Sessions: s.sessions, Provider: s.provider, Routes: routes, AtSignIn: atSignIn, Logger: s.log,
 		RefreshSkew: s.cfg.OIDC.RefreshSkew, Timeout: s.cfg.OIDC.Timeout,
 		Refreshed: func(result string) { s.metrics.refreshes.WithLabelValues(result).Inc() },
 		Ended:     func(reason string) { s.metrics.sessionsEnded.WithLabelValues(reason).Inc() },

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
@@ -31,6 +33,12 @@ var (
 	ErrExchangeRefused = errors.New("tokens: token exchange refused")
 	// ErrStore: the session store failed; the session is not lost.
 	ErrStore = errors.New("tokens: session store unavailable")
+	// ErrTokenRefused: the provider refused this route's token for its
+	// resource or scopes (invalid_target, invalid_scope), or would, since
+	// the session's sign-in did not ask for the route's resource. The
+	// session and the other routes are kept. It wraps the provider's
+	// *oidcclient.TokenError when there was one.
+	ErrTokenRefused = errors.New("tokens: the provider refused this API's token (resource or scopes)")
 )
 
 // Config configures a [Manager].
@@ -42,6 +50,9 @@ type Config struct {
 	// Routes are the proxy's routes in configuration order (the order of
 	// proxy.Route.Index), whose token specs are worked out once here.
 	Routes []proxy.Route
+	// AtSignIn says, by route index, whether the route's resource is in
+	// every sign-in request (apis[].at_sign_in); missing entries are true.
+	AtSignIn []bool
 	// RefreshSkew renews a token this long before it expires (at most half
 	// its life). Default 60s.
 	RefreshSkew time.Duration
@@ -56,6 +67,9 @@ type Config struct {
 	// Revoke, when set, revokes a refresh token the provider issued for a
 	// session that ended (on any instance) while the provider answered.
 	Revoke func(ctx context.Context, refreshToken string)
+	// Logger receives why a route's token was refused. Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Manager gives each API call its route's token. It is safe for
@@ -77,6 +91,14 @@ type spec struct {
 	key      string
 	exchange string
 	req      oidcclient.TokenRequest
+	prefix   string // the route's, for log lines
+	// atSignIn: the route's resource is asked for at sign-in.
+	atSignIn bool
+	// usedUp is set once a refusal of this route's token used up a
+	// session's refresh token (a provider that rotates before it
+	// refuses): from then on the route is refused without asking the
+	// provider for sessions whose sign-in lacks its resource.
+	usedUp *atomic.Bool
 }
 
 // New returns a Manager for cfg.
@@ -96,15 +118,21 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Ended == nil {
 		cfg.Ended = func(string) {}
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	m := &Manager{cfg: cfg, specs: make([]spec, len(cfg.Routes))}
 	for i, rt := range cfg.Routes {
 		m.specs[i] = specFor(&rt)
+		m.specs[i].prefix = rt.Prefix
+		m.specs[i].atSignIn = i >= len(cfg.AtSignIn) || cfg.AtSignIn[i]
 	}
 	return m, nil
 }
 
 func specFor(rt *proxy.Route) spec {
-	s := spec{exchange: rt.Exchange, req: oidcclient.TokenRequest{Audience: rt.Audience, Resource: rt.Resource, Scopes: rt.Scopes}}
+	s := spec{exchange: rt.Exchange, req: oidcclient.TokenRequest{Audience: rt.Audience, Resource: rt.Resource, Scopes: rt.Scopes},
+		usedUp: new(atomic.Bool)}
 	if rt.Audience == "" && rt.Resource == "" && len(rt.Scopes) == 0 {
 		s.signIn = true
 		return s

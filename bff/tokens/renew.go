@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
@@ -83,7 +84,8 @@ func (m *Manager) failed(ctx context.Context, key string, err error) error {
 	m.cfg.Refreshed("failed")
 	var te *oidcclient.TokenError
 	switch {
-	case errors.Is(err, ErrExchangeRefused), errors.As(err, &te), errors.Is(err, oidcclient.ErrUnavailable):
+	case errors.Is(err, ErrExchangeRefused), errors.Is(err, ErrTokenRefused), errors.Is(err, oidcclient.ErrAudienceMismatch),
+		errors.As(err, &te), errors.Is(err, oidcclient.ErrUnavailable):
 		return err
 	case errors.Is(err, session.ErrLockNotObtained), errors.Is(err, context.DeadlineExceeded):
 		// Another holder kept the session's lock past our deadline: a
@@ -106,12 +108,18 @@ func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) err
 		req.DPoP = k
 	}
 	if sp.signIn || sp.exchange != proxy.ExchangeTokenExchange {
-		t, err := p.Refresh(ctx, string(rec.RefreshToken), req, rec.Subject)
-		if err != nil {
+		if err := outsideGrant(rec, sp); err != nil {
 			return err
 		}
-		m.applyRefresh(rec, t, sp)
-		return nil
+		sent := rec.RefreshToken
+		t, err := p.Refresh(ctx, string(sent), req, rec.Subject)
+		if err != nil {
+			return m.refused(ctx, rec, sp, sent, err)
+		}
+		if t.RefreshToken != "" {
+			rec.RefreshToken = session.Secret(t.RefreshToken)
+		}
+		return m.applyRefresh(rec, t, sp)
 	}
 	// Token exchange needs a live subject token: renew the sign-in access
 	// token first if it is due.
@@ -121,26 +129,35 @@ func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) err
 		}
 	}
 	t, err := p.TokenExchange(ctx, string(rec.AccessToken), req)
-	if errors.Is(err, oidcclient.ErrInvalidGrant) {
+	var te *oidcclient.TokenError
+	switch {
+	case errors.Is(err, oidcclient.ErrInvalidGrant):
 		// The provider refused this exchange (its policy for the audience,
 		// or the subject token): the refresh token may be fine, so the
 		// session stays, and the SPA must not be sent to sign in again.
 		return ErrExchangeRefused
+	case errors.As(err, &te) && refusedTarget(te):
+		return fmt.Errorf("%w: %w", ErrTokenRefused, err)
+	case err != nil:
+		return err
 	}
-	if err != nil {
+	if err := checkAudience(t, sp); err != nil {
 		return err
 	}
 	m.storeAudienceToken(rec, t, sp.key)
 	return nil
 }
 
-func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spec) {
-	if t.RefreshToken != "" {
-		rec.RefreshToken = session.Secret(t.RefreshToken)
-	}
+// applyRefresh keeps a refreshed token in rec (the rotated refresh token
+// is already there), unless it is an API's token that names another
+// audience.
+func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spec) error {
 	if !sp.signIn {
+		if err := checkAudience(t, sp); err != nil {
+			return err
+		}
 		m.storeAudienceToken(rec, t, sp.key)
-		return
+		return nil
 	}
 	rec.AccessToken = session.Secret(t.AccessToken)
 	rec.AccessTokenType = t.TokenType
@@ -149,6 +166,68 @@ func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spe
 	if t.IDToken != "" {
 		rec.IDToken = session.Secret(t.IDToken)
 	}
+	return nil
+}
+
+// checkAudience refuses an API token whose aud does not name the route's
+// resource or audience (RFC 8707: a strict provider's token for a
+// resource has exactly that aud).
+func checkAudience(t *oidcclient.Token, sp *spec) error {
+	return oidcclient.CheckAudience(t.AccessToken, sp.req.Resource, sp.req.Audience)
+}
+
+// refusedTarget: the provider refused the token for its resource or
+// scopes, which says nothing about the session.
+func refusedTarget(te *oidcclient.TokenError) bool {
+	return te.Code == "invalid_target" || te.Code == "invalid_scope"
+}
+
+// outsideGrant refuses, without asking the provider, a route's refresh for
+// a resource that the session's sign-in did not ask for, when the provider
+// is known (or expected) to refuse it: the route's resource is meant to be
+// asked for at sign-in (a route added since this session signed in), or a
+// refusal of this route already used up a refresh token. Sessions made
+// before sign-ins were recorded (nil Resources) are not judged.
+func outsideGrant(rec *session.Record, sp *spec) error {
+	r := sp.req.Resource
+	if r == "" || rec.Resources == nil || slices.Contains(rec.Resources, r) || !(sp.atSignIn || sp.usedUp.Load()) {
+		return nil
+	}
+	return fmt.Errorf("%w: the session's sign-in did not ask for resource %s (sign in again)", ErrTokenRefused, r)
+}
+
+// refused handles a refresh the provider refused for the route's resource
+// or scopes (invalid_target, invalid_scope): the session stays, but some
+// providers (oidc-provider among them) rotate the refresh token before
+// they check the resource, so the refused request used up the token the
+// session holds, and the one it was rotated to was never sent. The
+// provider's introspection endpoint tells (it changes nothing): a refresh
+// token no longer active is dropped from the session, so that it is never
+// sent again (a used-up token sent again makes such a provider revoke the
+// whole grant, with every token of the session), and the route is refused
+// from then on without asking. The other routes keep their tokens until
+// they expire.
+func (m *Manager) refused(ctx context.Context, rec *session.Record, sp *spec, sent session.Secret, err error) error {
+	var te *oidcclient.TokenError
+	if !errors.As(err, &te) || !refusedTarget(te) {
+		return err
+	}
+	log := m.cfg.Logger.With("route", sp.prefix, "resource", sp.req.Resource, "scopes", sp.req.Scopes, "error", te.Code)
+	active, ierr := m.cfg.Provider.RefreshTokenActive(ctx, string(sent))
+	switch {
+	case ierr != nil:
+		log.WarnContext(ctx, "tokens: the provider refused this API's token; whether it used up the refresh token could not be checked", "cause", ierr.Error())
+	case active:
+		log.InfoContext(ctx, "tokens: the provider refused this API's token; the session's refresh token is still current")
+	default:
+		sp.usedUp.Store(true)
+		if rec.RefreshToken == sent {
+			rec.RefreshToken = ""
+		}
+		log.ErrorContext(ctx, "tokens: the provider refused this API's token and used up the session's refresh token doing so; "+
+			"the session keeps its current tokens until they expire. Ask for this route's resource and scopes at sign-in (apis[].at_sign_in: true)")
+	}
+	return fmt.Errorf("%w: %w", ErrTokenRefused, err)
 }
 
 func (m *Manager) storeAudienceToken(rec *session.Record, t *oidcclient.Token, key string) {
