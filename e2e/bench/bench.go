@@ -87,6 +87,14 @@ func (e *env) bffChildren(o options) (out []bffChild, skipped string) {
 		}
 		out = append(out, b)
 	}
+	if _, ok := e.listeners[dpopTarget]; ok {
+		b, why := e.dpopChild()
+		if why != "" {
+			skipped = strings.TrimPrefix(skipped+"\n"+why, "\n")
+		} else {
+			out = append(out, b)
+		}
+	}
 	return out, skipped
 }
 
@@ -100,7 +108,11 @@ func (e *env) loadTargets(ctx context.Context, bffs []bffChild) ([]loadTarget, e
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, b := range bffs {
 		base := e.bffURL(b.Name)
-		c, err := e.signIn(ctx, base, benchUsers[0])
+		var op signer = e.op
+		if b.DPoP {
+			op = e.fapi
+		}
+		c, err := e.signInAt(ctx, op, base, benchUsers[0])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name, err)
 		}
@@ -285,10 +297,20 @@ func printTable(w io.Writer, o options, totals []*targetTotal) error {
 	tw.Flush()
 	fmt.Fprintln(w)
 	bare := totals[0]
+	byName := map[string]*targetTotal{}
 	for _, t := range totals[1:] {
+		byName[t.name] = t
+		if t.name == dpopTarget {
+			continue
+		}
 		for _, v := range verdicts(bare, t) {
 			fmt.Fprintln(w, v)
 		}
+	}
+	if d, b := byName[dpopTarget], byName["bff"]; d != nil && b != nil && d.rps() > 0 {
+		fmt.Fprintf(w, "%s/bff cost ratio (cpu/req, a DPoP proof per request)  %.3f;  all cpu/req %.3f;  throughput bff/%s %.3f\n",
+			dpopTarget, float64(d.cpuPerReq())/float64(b.cpuPerReq()), float64(d.allCPUPerReq())/float64(b.allCPUPerReq()),
+			dpopTarget, b.rps()/d.rps())
 	}
 	return errors.Join(errs...)
 }

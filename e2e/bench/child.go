@@ -41,8 +41,12 @@ type childConfig struct {
 
 // bffChild is one BFF instance of the proxy child.
 type bffChild struct {
-	Name        string `json:"name"` // target name, e.g. "bff" or "bff-redis"
-	Store       string `json:"store"`
+	Name  string `json:"name"` // target name, e.g. "bff" or "bff-redis"
+	Store string `json:"store"`
+	// Issuer, when set, replaces childConfig.Issuer (bff-dpop's provider).
+	Issuer string `json:"issuer,omitempty"`
+	// DPoP: oidc.dpop require, and the route asks for a resource.
+	DPoP        bool   `json:"dpop,omitempty"`
 	BoltPath    string `json:"bolt_path,omitempty"`
 	RedisURL    string `json:"redis_url,omitempty"`
 	RedisPrefix string `json:"redis_prefix,omitempty"`
@@ -190,20 +194,26 @@ func startBFF(cfg childConfig, b bffChild, publicURL string) (*bff.Server, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	srv, err := bff.New(ctx, bff.Config{
-		Config: config.Config{
-			PublicURL: publicURL,
-			OIDC: config.OIDCConfig{
-				Issuer: cfg.Issuer, ClientID: clientID, ClientSecret: cfg.Secret,
-				Scopes: []string{"openid", "profile", "email", "offline_access"}, Timeout: 5 * time.Second,
-			},
-			Session: config.SessionConfig{
-				Store: b.Store, Path: b.BoltPath, RedisURL: b.RedisURL, RedisPrefix: b.RedisPrefix,
-				EncryptionKeys: []string{cfg.Key},
-			},
-			APIs:      benchRoutes(cfg.Upstream),
-			RateLimit: config.RateLimitConfig{LoginPerMinute: -1},
+	c := config.Config{
+		PublicURL: publicURL,
+		OIDC: config.OIDCConfig{
+			Issuer: cfg.Issuer, ClientID: clientID, ClientSecret: cfg.Secret,
+			Scopes: []string{"openid", "profile", "email", "offline_access"}, Timeout: 5 * time.Second,
 		},
+		Session: config.SessionConfig{
+			Store: b.Store, Path: b.BoltPath, RedisURL: b.RedisURL, RedisPrefix: b.RedisPrefix,
+			EncryptionKeys: []string{cfg.Key},
+		},
+		APIs:      benchRoutes(cfg.Upstream),
+		RateLimit: config.RateLimitConfig{LoginPerMinute: -1},
+	}
+	if b.DPoP {
+		c.OIDC.Issuer, c.OIDC.DPoP, c.OIDC.Scopes = b.Issuer, "require", []string{"openid", "profile"}
+		c.APIs = []config.APIConfig{{Prefix: "/api/orders/", Upstream: cfg.Upstream, StripPrefix: true,
+			Resource: dpopResource, Scopes: []string{"orders.read"}}}
+	}
+	srv, err := bff.New(ctx, bff.Config{
+		Config:  c,
 		Logger:  logger,
 		Version: "bench",
 	})

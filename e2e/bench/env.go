@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/e2e/devop"
+	"github.com/bff-project/bff/e2e/fapiop"
 	"github.com/bff-project/bff/session/redistest"
 )
 
@@ -47,6 +48,7 @@ type env struct {
 	redisURL  string
 	listeners map[string]*reservedListener // BFF target name -> listener
 	proxy     *child
+	fapi      *fapiop.Provider // bff-dpop's provider; nil without it
 }
 
 // newEnv starts the provider and the upstream, and reserves a listener for
@@ -127,6 +129,9 @@ func (e *env) close() {
 	if e.opSrv != nil {
 		e.opSrv.Close()
 	}
+	if e.fapi != nil {
+		e.fapi.Close()
+	}
 	for _, l := range e.listeners {
 		l.close()
 	}
@@ -167,12 +172,22 @@ func (e *env) bffURL(name string) string { return "http://" + e.listeners[name].
 // signIn signs user in at the BFF through the provider's login form, as a
 // browser does, and returns the session cookie's value.
 func (e *env) signIn(ctx context.Context, bffURL string, u devop.User) (string, error) {
+	return e.signInAt(ctx, e.op, bffURL, u)
+}
+
+// signer is a provider whose login form a test browser fills in.
+type signer interface {
+	SignIn(ctx context.Context, client *http.Client, startURL, username, password string) (*url.URL, error)
+}
+
+// signInAt signs in at bffURL through op's login form.
+func (e *env) signInAt(ctx context.Context, op signer, bffURL string, u devop.User) (string, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return "", err
 	}
 	client := &http.Client{Jar: jar, Timeout: 20 * time.Second}
-	cb, err := e.op.SignIn(ctx, client, bffURL+"/bff/login?returnUrl=/", u.Username, u.Password)
+	cb, err := op.SignIn(ctx, client, bffURL+"/bff/login?returnUrl=/", u.Username, u.Password)
 	if err != nil {
 		return "", err
 	}

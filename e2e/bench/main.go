@@ -108,6 +108,7 @@ type options struct {
 	cpuprofile string
 	logLevel   string
 	scale      bool
+	dpop       bool
 	scaleN     int
 	scaleTime  time.Duration
 }
@@ -125,6 +126,7 @@ func main() {
 	flag.StringVar(&o.redisURL, "redis-url", "", "Redis for the redis store (default: a private redis-server from PATH)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the proxy child during the first bff run to `file`")
 	flag.StringVar(&o.logLevel, "log-level", "info", "BFF log level (its lines are formatted, then discarded)")
+	flag.BoolVar(&o.dpop, "dpop", true, "also measure bff-dpop: a BFF whose route's token is DPoP-bound (a proof signed per request), on e2e/fapiop (needs node and its modules; skipped with a message otherwise)")
 	flag.BoolVar(&o.scale, "scale", false, "print the session size and back-channel logout figures instead")
 	flag.IntVar(&o.scaleN, "scale-n", 100000, "other users' sessions for -scale")
 	flag.DurationVar(&o.scaleTime, "scale-budget", 3*time.Minute, "longest time -scale spends creating sessions per store")
@@ -160,6 +162,9 @@ func run(ctx context.Context, o options) error {
 	var names []string
 	for _, s := range o.stores {
 		names = append(names, targetName(s))
+	}
+	if o.dpop && !o.scale {
+		names = append(names, dpopTarget)
 	}
 	e, err := newEnv(names)
 	if err != nil {

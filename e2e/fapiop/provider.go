@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,6 +77,24 @@ func Start(t testing.TB, cfg Config) *Provider {
 	})
 	return p
 }
+
+// ErrNotInstalled is returned by [Launch] when node or the node modules
+// are missing; the wrapped text says which and how to install them.
+var ErrNotInstalled = errors.New("fapiop: not installed")
+
+// Launch starts a provider for cfg like [Start], for programs that are not
+// tests (the benchmark); tmp is a directory for its files. Close stops it.
+func Launch(cfg Config, tmp string) (*Provider, error) {
+	dir := nodeDir()
+	node, why := checkInstall(dir)
+	if why != "" {
+		return nil, fmt.Errorf("%w: %s", ErrNotInstalled, why)
+	}
+	return start(cfg, node, dir, tmp)
+}
+
+// Close stops a provider from [Launch]. ([Start]'s stops in t.Cleanup.)
+func (p *Provider) Close() { p.proc.close() }
 
 func start(cfg Config, node, dir, tmp string) (*Provider, error) {
 	doc, err := newDocument(cfg)
