@@ -2,6 +2,7 @@ package fapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -124,6 +125,13 @@ func TestStolenTokenRefused(t *testing.T) {
 	token, ok := strings.CutPrefix(auth, "DPoP ")
 	if !ok || proof == "" {
 		t.Fatalf("the API saw Authorization %q and a proof %v, want a DPoP token and a proof", auth, proof != "")
+	}
+	// Nothing the browser gets holds the token or the proof.
+	for _, path := range []string{"/bff/user", "/bff/sessions", "/bff/apis"} {
+		if resp, body := b.do(t, http.MethodGet, e.URL+path, nil); strings.Contains(body, token) || strings.Contains(body, proof) ||
+			strings.Contains(fmt.Sprint(resp.Header), token) {
+			t.Errorf("GET %s holds the access token or its proof", path)
+		}
 	}
 	for _, tc := range []struct {
 		name, path string
