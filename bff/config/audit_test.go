@@ -37,6 +37,11 @@ func TestAudit(t *testing.T) {
 		{"trust a subnet", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8"} }, ""},
 		{"rate limit off", func(c *Config) { c.RateLimit.LoginPerMinute = -1 }, "rate limit is off"},
 		{"metrics on the main listener", func(c *Config) { c.MetricsListen = "" }, "metrics_listen is not set"},
+		{"route left out of sign-in", func(c *Config) {
+			off := false
+			c.APIs[0].Resource, c.APIs[0].AtSignIn = "https://orders.example/", &off
+		}, "apis[0].at_sign_in is false: its resource and scopes are not requested at sign-in"},
+		{"route without resource left out of sign-in", func(c *Config) { off := false; c.APIs[0].Scopes, c.APIs[0].AtSignIn = nil, &off }, ""},
 		{"metrics on the main listener, local", func(c *Config) { c.MetricsListen, c.PublicURL = "", "http://localhost:8080" }, ""},
 	}
 	for _, tt := range tests {
