@@ -328,18 +328,28 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		h.tokenFailed(w, r, rt, err)
 		return
 	}
-	if cred.Token != "" {
-		if cred.Proof != nil {
-			replayable(r)
-		}
-		r = r.WithContext(&tokenContext{Context: r.Context(), cred: cred})
+	switch {
+	case cred.Token == "":
+	case cred.Proof == nil:
+		r = r.WithContext(&tokenContext{Context: r.Context(), token: cred.Token})
+	default:
+		replayable(r)
+		r = r.WithContext(&dpopContext{Context: r.Context(), cred: cred})
 	}
 	rt.rp.ServeHTTP(w, r)
 }
 
-// tokenContext carries the credential from ServeHTTP to Rewrite and the
-// transport. It is one allocation instead of context.WithValue's two.
+// tokenContext carries a bearer token from ServeHTTP to Rewrite. It is one
+// allocation instead of context.WithValue's two, and no bigger than the
+// token needs: this is the hot path.
 type tokenContext struct {
+	context.Context
+	token string
+}
+
+// dpopContext carries a DPoP-bound credential to Rewrite and the
+// transport.
+type dpopContext struct {
 	context.Context
 	cred Credential
 }
@@ -353,9 +363,19 @@ func (c *tokenContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
+func (c *dpopContext) Value(key any) any {
+	if key == (tokenKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 func tokenFrom(ctx context.Context) Credential {
-	if tc, ok := ctx.Value(tokenKey{}).(*tokenContext); ok {
-		return tc.cred
+	switch c := ctx.Value(tokenKey{}).(type) {
+	case *tokenContext:
+		return Credential{Token: c.token}
+	case *dpopContext:
+		return c.cred
 	}
 	return Credential{}
 }

@@ -23,11 +23,15 @@ import (
 // The private key never leaves the BFF: [DPoPKey.Bytes] is for sealing it
 // into the encrypted session record. It is safe for concurrent use.
 //
-// Proofs are built on go-jose; no Go library in wide use makes them, and
-// a proof is a small JWS.
+// A proof is a small ES256 JWS, made on every proxied call of a DPoP
+// route, so it is assembled here: the protected header (typ, alg and the
+// public JWK, the same for every proof of the key) is encoded once per
+// key, where go-jose would marshal the JWK again for each signature (most
+// of a proof's cost). go-jose reads and checks such proofs in the tests
+// and in e2e/sampleapi; oidc-provider checks them end to end.
 type DPoPKey struct {
 	priv   *ecdsa.PrivateKey
-	signer jose.Signer
+	header string // base64url of the protected header, with its "."
 	jkt    string
 }
 
@@ -71,17 +75,25 @@ func ParseDPoPKey(b []byte) (*DPoPKey, error) {
 }
 
 func newDPoPKey(priv *ecdsa.PrivateKey) (*DPoPKey, error) {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: priv},
-		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		return nil, fmt.Errorf("oidcclient: dpop key: %w", err)
-	}
 	jwk := jose.JSONWebKey{Key: &priv.PublicKey}
 	sum, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("oidcclient: dpop key: %w", err)
 	}
-	return &DPoPKey{priv: priv, signer: signer, jkt: base64.RawURLEncoding.EncodeToString(sum)}, nil
+	pub, err := jwk.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("oidcclient: dpop key: %w", err)
+	}
+	header, err := json.Marshal(struct {
+		Alg string          `json:"alg"`
+		Typ string          `json:"typ"`
+		JWK json.RawMessage `json:"jwk"`
+	}{"ES256", "dpop+jwt", pub})
+	if err != nil {
+		return nil, fmt.Errorf("oidcclient: dpop key: %w", err)
+	}
+	return &DPoPKey{priv: priv, header: base64.RawURLEncoding.EncodeToString(header) + ".",
+		jkt: base64.RawURLEncoding.EncodeToString(sum)}, nil
 }
 
 // Bytes is the private key (32 bytes), to be kept encrypted only.
@@ -124,9 +136,19 @@ func (k *DPoPKey) Proof(method, htu, nonce, accessToken string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	jws, err := k.signer.Sign(payload)
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(k.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(64))
+	buf = append(buf, k.header...)
+	buf = enc.AppendEncode(buf, payload)
+	digest := sha256.Sum256(buf)
+	r, s, err := ecdsa.Sign(rand.Reader, k.priv, digest[:])
 	if err != nil {
 		return "", fmt.Errorf("oidcclient: dpop proof: %w", err)
 	}
-	return jws.CompactSerialize()
+	// RFC 7518 3.4: R and S as 32-byte big-endian integers.
+	var sig [64]byte
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	buf = append(buf, '.')
+	return string(enc.AppendEncode(buf, sig[:])), nil
 }
