@@ -2,8 +2,11 @@
 //
 // The SPA calls /api/... on its own origin with only its session cookie. For
 // each configured [Route] the [Handler] removes the browser's credentials
-// (Cookie, Authorization, Proxy-Authorization), asks a [TokenSource] for an
-// access token meant for that API, attaches it as "Authorization: Bearer",
+// (Cookie, Authorization, Proxy-Authorization, DPoP), asks a [TokenSource]
+// for an access token meant for that API, attaches it as "Authorization:
+// Bearer" (or, for a DPoP-bound token, "Authorization: DPoP" with a fresh
+// proof for the exact upstream request, answering an upstream's nonce
+// challenge once),
 // sets X-Forwarded-For/-Proto/-Host from the real connection and forwards the
 // request with [httputil.ReverseProxy] (Rewrite, never Director). Request
 // bodies, server-sent events and WebSocket upgrades are streamed.

@@ -3,11 +3,13 @@
 // resource, scopes) in the caller's session, and renews it when it is due,
 // once per session and route however many calls (on however many
 // instances) want it at the same moment, saving a rotated refresh token
-// before it can be used again. [Manager] implements proxy.TokenSource.
+// before it can be used again. [Manager] implements proxy.TokenSource: a
+// DPoP-bound token goes with the session's key as its proof maker.
 //
 // It reads and writes sessions only through session.Manager and calls the
 // provider only through oidcclient.Client. It must not import the bff
 // package or any store driver, and knows nothing of HTTP answers: its
 // errors are typed ([ErrUnauthenticated], [ErrSessionEnded],
-// [ErrExchangeRefused], [ErrStore]) for the caller to render.
+// [ErrExchangeRefused], [ErrTokenRefused], [ErrStore], and
+// oidcclient.ErrAudienceMismatch) for the caller to render.
 package tokens
