@@ -27,14 +27,16 @@ func openStore(ctx context.Context, cfg config.SessionConfig) (scs.CtxStore, err
 // observeStore feeds the session store's metrics. Only the session
 // operations are recorded, under the names they always had: a lock's time
 // is mostly waiting for another request, not the store.
-func (m *metrics) observeStore(op string, d time.Duration, err error) {
+// Every call is a span of the request's trace when tracing is on.
+func (s *Server) observeStore(ctx context.Context, op string, d time.Duration, err error) {
+	s.traceStoreCall(ctx, op, d, err)
 	switch op {
 	case "find", "commit", "replace", "delete":
 	default:
 		return
 	}
-	m.storeDuration.WithLabelValues(op).Observe(d.Seconds())
+	observeWithExemplar(ctx, s.metrics.storeDuration.WithLabelValues(op), d.Seconds())
 	if err != nil {
-		m.storeErrors.WithLabelValues(op).Inc()
+		s.metrics.storeErrors.WithLabelValues(op).Inc()
 	}
 }

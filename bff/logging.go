@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,7 +10,27 @@ import (
 	"strings"
 
 	"github.com/bff-project/bff/bff/config"
+	"go.opentelemetry.io/otel/trace"
 )
+
+// traceHandler adds the trace and span IDs of a traced request to each of
+// its log lines, so that a log line leads to its trace and back.
+type traceHandler struct{ slog.Handler }
+
+func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return traceHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h traceHandler) WithGroup(name string) slog.Handler {
+	return traceHandler{h.Handler.WithGroup(name)}
+}
 
 // NewLogger returns a logger writing cfg.Format ("json", the default, or
 // "text") at cfg.Level ("debug", "info" (default), "warn" or "error") to w.
@@ -28,9 +49,9 @@ func NewLogger(cfg config.LogConfig, w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	switch cfg.Format {
 	case "", "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(traceHandler{slog.NewJSONHandler(w, opts)}), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(traceHandler{slog.NewTextHandler(w, opts)}), nil
 	}
 	return nil, fmt.Errorf("bff: log format %q: want json or text", cfg.Format)
 }

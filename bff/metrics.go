@@ -107,5 +107,7 @@ func (m *metrics) request(class string, status int) {
 }
 
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	// OpenMetrics when the scraper asks for it: exemplars (the trace of a
+	// slow request) exist only there.
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{EnableOpenMetrics: true})
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // observe routes each request to its API route (matched once, here) or to
@@ -29,6 +31,11 @@ func (s *Server) observe(mux http.Handler) http.Handler {
 			w.Header()["Strict-Transport-Security"] = s.hsts
 		}
 		class, next := s.route(r.URL.Path)
+		if s.tracer != nil {
+			var span trace.Span
+			r, span = s.startRequestSpan(r, class, s.spanRoute(class, r.URL.Path))
+			defer func() { endRequestSpan(span, statusOf(w)) }()
+		}
 		if class == "api" {
 			// The upstream logs the same ID (ReverseProxy copies the
 			// header; a client's own is replaced, it could not be trusted
@@ -42,11 +49,9 @@ func (s *Server) observe(mux http.Handler) http.Handler {
 			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		}
 		sw := &statusWriter{ResponseWriter: w, requestID: id, hsts: s.hsts}
+		w = sw
 		next.ServeHTTP(sw, r)
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
+		status := statusOf(sw)
 		s.metrics.request(class, status)
 		if class == "health" {
 			return
@@ -98,6 +103,15 @@ func (s *Server) route(path string) (string, http.Handler) {
 		return "api", h
 	}
 	return "static", nil
+}
+
+// statusOf is the status w sent (200 when it sent nothing yet, as the
+// server will).
+func statusOf(w http.ResponseWriter) int {
+	if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+		return sw.status
+	}
+	return http.StatusOK
 }
 
 // statusWriter records the status. It unwraps for http.ResponseController,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff/config"
+	"github.com/bff-project/bff/bff/telemetry"
 )
 
 // Config is what [New] needs: the configuration (the file and the
@@ -21,6 +22,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Version is reported by the version metric. Set by cmd/bff.
 	Version string
+	// Tracing, when set, traces requests, provider calls, token renewals,
+	// store calls and proxied calls (see bff/telemetry). Default nil: off,
+	// and nothing is wrapped.
+	Tracing *telemetry.Tracing
 	// StreamCheckInterval is how often in-flight API calls are checked
 	// against the store, so that a session ended on another instance, or
 	// expired, ends them. Default 10s; tests shorten it.

@@ -41,6 +41,9 @@ func newProviderClient(cfg Config, publicURL string) (*oidcclient.Client, []stri
 		RedirectURL: strings.TrimSuffix(publicURL, "/") + "/bff/callback", AuthParams: o.AuthParams,
 		Timeout: o.Timeout, HTTPClient: cfg.HTTPClient,
 	}
+	if cfg.Tracing != nil {
+		pc.TracerProvider, pc.Propagator = cfg.Tracing.Provider, cfg.Tracing.Propagator
+	}
 	pc.Scopes, pc.Resources = signInRequest(cfg.Config)
 	var errs []error
 	read := func(key, path string) []byte {

@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -32,6 +33,7 @@ func (s *Server) buildHandler() error {
 		Refreshed: func(result string) { s.metrics.refreshes.WithLabelValues(result).Inc() },
 		Ended:     func(reason string) { s.metrics.sessionsEnded.WithLabelValues(reason).Inc() },
 		Revoke:    s.revokeToken,
+		Tracer:    s.tracer,
 	})
 	if err != nil {
 		return err
@@ -44,6 +46,8 @@ func (s *Server) buildHandler() error {
 		Logger:         s.log,
 		TokenError:     s.writeError,
 		Observe:        s.observeProxy,
+		TracerProvider: s.tracerProvider(),
+		Propagator:     s.propagator(),
 		// API calls pass the anti-forgery check, then are bound to their
 		// session, so that ending it ends them.
 		Middleware: func(h http.Handler) http.Handler { return s.csrfGuard(s.trackStreams(h)) },
@@ -183,11 +187,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) observeProxy(route string, status int, d time.Duration) {
+func (s *Server) observeProxy(ctx context.Context, route string, status int, d time.Duration) {
 	if route == "" {
 		return
 	}
-	s.metrics.proxyDuration.WithLabelValues(route).Observe(d.Seconds())
+	observeWithExemplar(ctx, s.metrics.proxyDuration.WithLabelValues(route), d.Seconds())
 	if status == http.StatusBadGateway || status == http.StatusGatewayTimeout || status == 499 {
 		s.metrics.upstreamErrors.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	}

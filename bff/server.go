@@ -13,9 +13,11 @@ import (
 
 	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/bff/oidcclient"
+	"github.com/bff-project/bff/bff/telemetry"
 	"github.com/bff-project/bff/bff/tokens"
 	"github.com/bff-project/bff/proxy"
 	"github.com/bff-project/bff/session"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Server is a configured BFF. It is safe for concurrent use.
@@ -39,6 +41,8 @@ type Server struct {
 	proxy           *proxy.Handler
 	background      sync.WaitGroup // revocations still under way
 	metrics         *metrics
+	tracing         *telemetry.Tracing
+	tracer          trace.Tracer // nil when tracing is off
 	// loginStarts and loginCallbacks limit sign-ins per client address;
 	// unlistedProxy warns once of a proxy missing from trusted_proxies.
 	loginStarts, loginCallbacks *loginLimiter
@@ -62,7 +66,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Version)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Version), tracing: cfg.Tracing, tracer: cfg.Tracing.Tracer()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -114,7 +118,7 @@ func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
 	}
 	s.sessions, err = session.NewManager(session.Config{
 		Store:       store,
-		Observe:     s.metrics.observeStore,
+		Observe:     s.observeStore,
 		Cipher:      cipher,
 		IdleTimeout: cfg.Session.IdleTimeout,
 		Lifetime:    cfg.Session.Lifetime,

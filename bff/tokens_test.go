@@ -118,7 +118,9 @@ func (r *rig) sessionCookie(t testing.TB) string {
 func withConfig(fns ...func(*bff.Config)) func(*bff.Config) {
 	return func(c *bff.Config) {
 		for _, f := range fns {
-			f(c)
+			if f != nil {
+				f(c)
+			}
 		}
 	}
 }
@@ -570,7 +572,9 @@ func TestTokenInvalidGrantEndsSession(t *testing.T) {
 
 // BenchmarkProxiedCall is one whole API call through the BFF's handler
 // (session, token, proxy) to an upstream that answers at once.
-func BenchmarkProxiedCall(b *testing.B) {
+func BenchmarkProxiedCall(b *testing.B) { benchmarkProxiedCall(b, nil) }
+
+func benchmarkProxiedCall(b *testing.B, mutate func(*bff.Config)) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ok":true}`)
@@ -580,6 +584,7 @@ func BenchmarkProxiedCall(b *testing.B) {
 		func(c *bff.Config) { c.Logger = slog.New(slog.DiscardHandler) },
 		addRoute(config.APIConfig{Prefix: "/api/bench/", Upstream: upstream.URL, StripPrefix: true,
 			Audience: "orders-api", Scopes: []string{"orders.read"}}),
+		mutate,
 	)})
 	h := r.env.Default.Server.Handler()
 	cookie := &http.Cookie{Name: "__Host-bff", Value: r.sessionCookie(b)}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -66,7 +67,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		},
 		Tokens:  staticTokens("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Observe: func(string, int, time.Duration) {},
+		Observe: func(context.Context, string, int, time.Duration) {},
 	})
 	if err != nil {
 		b.Fatal(err)

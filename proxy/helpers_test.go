@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -116,7 +117,7 @@ type observation struct {
 
 func newObservations() *observations { return &observations{ch: make(chan observation, 100)} }
 
-func (o *observations) observe(route string, status int, d time.Duration) {
+func (o *observations) observe(_ context.Context, route string, status int, d time.Duration) {
 	o.ch <- observation{route, status}
 }
 

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Token modes of [Route.Token].
@@ -156,10 +159,18 @@ type Config struct {
 	// only: anti-forgery checks, binding the call to its session.
 	Middleware func(http.Handler) http.Handler
 	// Observe, when set, is called once per request the Handler serves,
-	// after it ends, with the route prefix ("" when no route matched), the
-	// status sent to the client (499 when the client went away first, 101
-	// for a protocol switch) and the duration. Default none.
-	Observe func(route string, status int, d time.Duration)
+	// after it ends, with the request's context, the route prefix (""
+	// when no route matched), the status sent to the client (499 when the
+	// client went away first, 101 for a protocol switch) and the duration.
+	// Default none.
+	Observe func(ctx context.Context, route string, status int, d time.Duration)
+	// TracerProvider and Propagator, when set, trace each upstream call
+	// (otelhttp) as a child of the request's span and send the upstream
+	// that span's W3C trace context in place of any the browser sent.
+	// Default nil: no tracing, no wrapper, and the request's own
+	// traceparent passes as any other header.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Handler proxies API routes. It is safe for concurrent use. Build it with
@@ -169,10 +180,12 @@ type Handler struct {
 	byConfig   []*route // config order
 	tokens     TokenSource
 	tokenError func(w http.ResponseWriter, r *http.Request, err error)
-	observe    func(route string, status int, d time.Duration)
+	observe    func(ctx context.Context, route string, status int, d time.Duration)
 	trusted    []netip.Prefix
 	publicHost string
 	log        *slog.Logger
+	tracer     trace.TracerProvider
+	propagator propagation.TextMapPropagator
 }
 
 // New validates every route, reporting all problems at once (joined with
@@ -183,6 +196,8 @@ func New(cfg Config) (*Handler, error) {
 		tokens:     cfg.Tokens,
 		tokenError: cfg.TokenError,
 		observe:    cfg.Observe,
+		tracer:     cfg.TracerProvider,
+		propagator: cfg.Propagator,
 		trusted:    cfg.TrustedProxies,
 		publicHost: cfg.PublicHost,
 		log:        cfg.Logger,
@@ -294,7 +309,7 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *route) 
 	start := time.Now()
 	// Deferred so that a response aborted mid-body (ReverseProxy panics
 	// with http.ErrAbortHandler) is observed too.
-	defer func() { h.observe(label, ow.statusCode(), time.Since(start)) }()
+	defer func() { h.observe(r.Context(), label, ow.statusCode(), time.Since(start)) }()
 	h.serve(ow, r, rt)
 }
 

@@ -56,6 +56,12 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	if id := pr.In.Header["X-Request-Id"]; id != nil {
 		hdr["X-Request-Id"] = id
 	}
+	if h.propagator != nil {
+		// The upstream joins the BFF's trace (otelhttp sets these from the
+		// call's span); the browser's own are not passed on beside them.
+		delete(hdr, "Traceparent")
+		delete(hdr, "Tracestate")
+	}
 	if cred := tokenFrom(pr.In.Context()); cred.Token != "" {
 		if cred.Proof == nil {
 			hdr["Authorization"] = []string{"Bearer " + cred.Token}

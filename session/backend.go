@@ -18,14 +18,14 @@ type backend struct {
 	locker   Locker      // never nil: the store's, or an in-process one
 	replay   ReplayCache // never nil: the store's, or an in-process one
 	pinger   Pinger      // nil: Ping is a Find
-	observe  func(op string, d time.Duration, err error)
+	observe  func(ctx context.Context, op string, d time.Duration, err error)
 
 	// writes serialises find-then-commit with this process's deletes of the
 	// same key, for a store without a Replacer.
 	writes LocalLocker
 }
 
-func newBackend(store scs.CtxStore, observe func(string, time.Duration, error)) *backend {
+func newBackend(store scs.CtxStore, observe func(context.Context, string, time.Duration, error)) *backend {
 	b := &backend{store: store, observe: observe}
 	b.replacer, _ = store.(Replacer)
 	b.index, _ = store.(Index)
@@ -48,28 +48,28 @@ func (b *backend) start() time.Time {
 	return time.Now()
 }
 
-func (b *backend) done(op string, start time.Time, err error) {
+func (b *backend) done(ctx context.Context, op string, start time.Time, err error) {
 	if b.observe != nil {
-		b.report(op, start, err)
+		b.report(ctx, op, start, err)
 	}
 }
 
 // report is done's slow path, apart so that done inlines.
-func (b *backend) report(op string, start time.Time, err error) {
-	b.observe(op, time.Since(start), err)
+func (b *backend) report(ctx context.Context, op string, start time.Time, err error) {
+	b.observe(ctx, op, time.Since(start), err)
 }
 
 func (b *backend) find(ctx context.Context, key string) ([]byte, bool, error) {
 	t := b.start()
 	v, found, err := b.store.FindCtx(ctx, key)
-	b.done("find", t, err)
+	b.done(ctx, "find", t, err)
 	return v, found, err
 }
 
 func (b *backend) commit(ctx context.Context, key string, v []byte, expiry time.Time) error {
 	t := b.start()
 	err := b.store.CommitCtx(ctx, key, v, expiry)
-	b.done("commit", t, err)
+	b.done(ctx, "commit", t, err)
 	return err
 }
 
@@ -90,7 +90,7 @@ func (b *backend) replace(ctx context.Context, key string, v []byte, expiry time
 	}
 	t := b.start()
 	ok, err := b.replacer.Replace(ctx, key, v, expiry)
-	b.done("replace", t, err)
+	b.done(ctx, "replace", t, err)
 	return ok, err
 }
 
@@ -104,7 +104,7 @@ func (b *backend) delete(ctx context.Context, key string) error {
 	}
 	t := b.start()
 	err := b.store.DeleteCtx(ctx, key)
-	b.done("delete", t, err)
+	b.done(ctx, "delete", t, err)
 	return err
 }
 
@@ -115,7 +115,7 @@ func (b *backend) indexAdd(ctx context.Context, kind, value, key string, expiry 
 	}
 	t := b.start()
 	err := b.index.IndexAdd(ctx, kind, value, key, expiry)
-	b.done("index_add", t, err)
+	b.done(ctx, "index_add", t, err)
 	return err
 }
 
@@ -125,14 +125,14 @@ func (b *backend) indexRemove(ctx context.Context, kind, value, key string) erro
 	}
 	t := b.start()
 	err := b.index.IndexRemove(ctx, kind, value, key)
-	b.done("index_remove", t, err)
+	b.done(ctx, "index_remove", t, err)
 	return err
 }
 
 func (b *backend) indexLookup(ctx context.Context, kind, value string) ([]string, error) {
 	t := b.start()
 	keys, err := b.index.IndexLookup(ctx, kind, value)
-	b.done("index_lookup", t, err)
+	b.done(ctx, "index_lookup", t, err)
 	return keys, err
 }
 
@@ -150,7 +150,7 @@ func (b *backend) all(ctx context.Context) (map[string][]byte, error) {
 	default:
 		return nil, ErrNotSupported
 	}
-	b.done("all", t, err)
+	b.done(ctx, "all", t, err)
 	return m, err
 }
 
@@ -158,21 +158,21 @@ func (b *backend) all(ctx context.Context) (map[string][]byte, error) {
 func (b *backend) lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
 	t := b.start()
 	unlock, err := b.locker.Lock(ctx, key, ttl)
-	b.done("lock", t, err)
+	b.done(ctx, "lock", t, err)
 	return unlock, err
 }
 
 func (b *backend) firstUse(ctx context.Context, id string, expiry time.Time) (bool, error) {
 	t := b.start()
 	first, err := b.replay.FirstUse(ctx, id, expiry)
-	b.done("first_use", t, err)
+	b.done(ctx, "first_use", t, err)
 	return first, err
 }
 
 func (b *backend) forget(ctx context.Context, id string) error {
 	t := b.start()
 	err := b.replay.Forget(ctx, id)
-	b.done("forget", t, err)
+	b.done(ctx, "forget", t, err)
 	return err
 }
 
@@ -187,7 +187,7 @@ func (b *backend) ping(ctx context.Context) error {
 	}
 	t := b.start()
 	err := b.pinger.Ping(ctx)
-	b.done("ping", t, err)
+	b.done(ctx, "ping", t, err)
 	return err
 }
 

@@ -50,13 +50,13 @@ type Config struct {
 	Exclusive bool
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
-	// Observe, when set, is called after every store call with the
-	// operation ("find", "commit", "replace", "delete", "index_add",
-	// "index_remove", "index_lookup", "all", "lock", "first_use",
-	// "forget", "ping"), its duration (for "lock", the wait included) and
-	// its error, for metrics. It must be fast and safe for concurrent use.
-	// Default: none.
-	Observe func(op string, d time.Duration, err error)
+	// Observe, when set, is called after every store call with the call's
+	// context, the operation ("find", "commit", "replace", "delete",
+	// "index_add", "index_remove", "index_lookup", "all", "lock",
+	// "first_use", "forget", "ping"), its duration (for "lock", the wait
+	// included) and its error, for metrics and traces. It must be fast and
+	// safe for concurrent use. Default: none.
+	Observe func(ctx context.Context, op string, d time.Duration, err error)
 }
 
 // Manager creates, loads, updates and deletes sessions, and ends the API

@@ -29,7 +29,7 @@ type opLog struct {
 	ops []string
 }
 
-func (l *opLog) observe(op string, d time.Duration, err error) {
+func (l *opLog) observe(_ context.Context, op string, d time.Duration, err error) {
 	l.mu.Lock()
 	l.ops = append(l.ops, op)
 	l.mu.Unlock()

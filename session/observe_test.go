@@ -18,8 +18,8 @@ func TestObserve(t *testing.T) {
 	var log opLog
 	var errs []error
 	m, err := session.NewManager(session.Config{Store: store, Cipher: mustCipher(t, testKey(1)),
-		Observe: func(op string, d time.Duration, err error) {
-			log.observe(op, d, err)
+		Observe: func(_ context.Context, op string, d time.Duration, err error) {
+			log.observe(ctx, op, d, err)
 			if err != nil {
 				errs = append(errs, err)
 			}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/oauth2"
 )
 
@@ -65,6 +67,12 @@ type Config struct {
 	// Timeout is used; a client without a timeout gets Timeout. With
 	// mutual TLS its Transport must be nil or an *http.Transport.
 	HTTPClient *http.Client
+	// TracerProvider and Propagator, when set, make each provider call a
+	// span (otelhttp) and each operation (code exchange, ID-token
+	// verification, grants, revocation, logout-token verification) a span
+	// of its own. Default nil: no tracing.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Modes of [Config.PAR] and [Config.DPoP].
@@ -93,6 +101,7 @@ type Client struct {
 	// revocation, introspection): http with the client certificate for
 	// mutual TLS, else http itself.
 	tlsHTTP    *http.Client
+	tracer     trace.Tracer // nil: no tracing
 	auth       clientAuth
 	nonces     nonces
 	scopes     []string
@@ -157,11 +166,16 @@ func New(cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
+	var tracer trace.Tracer
+	if cfg.TracerProvider != nil && cfg.Propagator != nil {
+		client, tlsHTTP = traced(client, cfg), traced(tlsHTTP, cfg)
+		tracer = cfg.TracerProvider.Tracer("github.com/bff-project/bff/bff/oidcclient")
+	}
 	scopes := cfg.Scopes
 	if !slices.Contains(scopes, "openid") {
 		scopes = append([]string{"openid"}, scopes...)
 	}
-	return &Client{cfg: cfg, http: client, tlsHTTP: tlsHTTP, auth: auth, scopes: scopes, retryAfter: 2 * time.Second}, nil
+	return &Client{cfg: cfg, http: client, tlsHTTP: tlsHTTP, tracer: tracer, auth: auth, scopes: scopes, retryAfter: 2 * time.Second}, nil
 }
 
 // Issuer is the configured issuer.

@@ -39,7 +39,9 @@ type Identity struct {
 // code the provider refuses is [ErrInvalidGrant]; a provider that does not
 // answer is [ErrUnavailable]; a bad ID token is [ErrInvalidIDToken] (or
 // [ErrNoIDToken]).
-func (c *Client) Exchange(ctx context.Context, code string, verifier Verifier, nonce Nonce, key *DPoPKey) (*Identity, error) {
+func (c *Client) Exchange(ctx context.Context, code string, verifier Verifier, nonce Nonce, key *DPoPKey) (_ *Identity, err error) {
+	ctx, end := c.span(ctx, "oidc.exchange")
+	defer func() { end(err) }()
 	m, err := c.metadata(ctx)
 	if err != nil {
 		return nil, err
@@ -55,9 +57,14 @@ func (c *Client) Exchange(ctx context.Context, code string, verifier Verifier, n
 	if tok.IDToken == "" {
 		return nil, ErrNoIDToken
 	}
-	idt, err := m.verifier.Verify(c.clientContext(ctx), tok.IDToken)
+	vctx, vend := c.span(ctx, "oidc.verify_id_token")
+	idt, err := m.verifier.Verify(c.clientContext(vctx), tok.IDToken)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidIDToken, err)
+		err = fmt.Errorf("%w: %v", ErrInvalidIDToken, err)
+	}
+	vend(err)
+	if err != nil {
+		return nil, err
 	}
 	if idt.Nonce != string(nonce) {
 		return nil, fmt.Errorf("%w: nonce mismatch", ErrInvalidIDToken)

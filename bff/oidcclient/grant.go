@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // RFC 8693 token exchange identifiers.
@@ -23,6 +25,12 @@ type TokenRequest struct {
 	// DPoP, when set, proves possession of the session's key with the
 	// request, so the provider binds the new token to it (RFC 9449).
 	DPoP *DPoPKey
+}
+
+// attrs describe the request in a span: the configured audience and
+// resource, which are the API's names, not the user's.
+func (r TokenRequest) attrs() []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("oauth.audience", r.Audience), attribute.String("oauth.resource", r.Resource)}
 }
 
 func (r TokenRequest) set(params url.Values) {
@@ -61,7 +69,9 @@ func newToken(t *tokenAnswer) *Token {
 // the answer carries an ID token it is verified and kept only if it names
 // subject. A refresh token the provider no longer accepts is
 // [ErrInvalidGrant].
-func (c *Client) Refresh(ctx context.Context, refreshToken string, req TokenRequest, subject string) (*Token, error) {
+func (c *Client) Refresh(ctx context.Context, refreshToken string, req TokenRequest, subject string) (_ *Token, err error) {
+	ctx, end := c.span(ctx, "oidc.refresh", req.attrs()...)
+	defer func() { end(err) }()
 	if refreshToken == "" {
 		return nil, ErrInvalidGrant
 	}
@@ -89,7 +99,9 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, req TokenRequ
 // asks for (RFC 8693). A refusal is [ErrInvalidGrant] or [*TokenError]: the
 // provider's policy for that audience, which says nothing about the
 // session's refresh token.
-func (c *Client) TokenExchange(ctx context.Context, subjectToken string, req TokenRequest) (*Token, error) {
+func (c *Client) TokenExchange(ctx context.Context, subjectToken string, req TokenRequest) (_ *Token, err error) {
+	ctx, end := c.span(ctx, "oidc.token_exchange", req.attrs()...)
+	defer func() { end(err) }()
 	m, err := c.metadata(ctx)
 	if err != nil {
 		return nil, err
@@ -110,7 +122,9 @@ func (c *Client) TokenExchange(ctx context.Context, subjectToken string, req Tok
 
 // ClientCredentials gets the client's own token for req (RFC 6749 4.4).
 // It is never DPoP-bound: it belongs to no session's key.
-func (c *Client) ClientCredentials(ctx context.Context, req TokenRequest) (*Token, error) {
+func (c *Client) ClientCredentials(ctx context.Context, req TokenRequest) (_ *Token, err error) {
+	ctx, end := c.span(ctx, "oidc.client_credentials", req.attrs()...)
+	defer func() { end(err) }()
 	m, err := c.metadata(ctx)
 	if err != nil {
 		return nil, err

@@ -53,7 +53,9 @@ func invalidLogoutToken(cause string) error {
 // event, sid and/or sub, and no nonce. Providers in use send typ "JWT" and
 // omit exp, so both are accepted. It does NOT check jti for replay: the
 // caller remembers it across instances.
-func (c *Client) VerifyLogoutToken(ctx context.Context, raw string, now time.Time) (*LogoutClaims, error) {
+func (c *Client) VerifyLogoutToken(ctx context.Context, raw string, now time.Time) (_ *LogoutClaims, err error) {
+	ctx, end := c.span(ctx, "oidc.verify_logout_token")
+	defer func() { end(err) }()
 	m, err := c.metadata(ctx)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,9 @@ var ErrNoRevocation = errors.New("oidcclient: the provider has no revocation end
 // endpoint: some providers' end_session leaves refresh tokens alive.
 // x/oauth2 has no revocation call; it goes through Client.call, with the
 // client's authentication.
-func (c *Client) Revoke(ctx context.Context, refreshToken string) error {
+func (c *Client) Revoke(ctx context.Context, refreshToken string) (err error) {
+	ctx, end := c.span(ctx, "oidc.revoke")
+	defer func() { end(err) }()
 	m, err := c.metadata(ctx)
 	if err != nil {
 		return err

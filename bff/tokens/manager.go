@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
 	"github.com/bff-project/bff/proxy"
 	"github.com/bff-project/bff/session"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -70,6 +72,9 @@ type Config struct {
 	// Logger receives why a route's token was refused. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Tracer, when set, makes each renewal one span, however many calls
+	// waited for it: their spans are linked to it. Default nil: no tracing.
+	Tracer trace.Tracer
 }
 
 // Manager gives each API call its route's token. It is safe for
@@ -79,6 +84,9 @@ type Manager struct {
 	specs    []spec // by proxy.Route.Index
 	renewals singleflight.Group
 	client   clientTokens
+	// renewing holds the span of each renewal under way (tracing only),
+	// for the calls that join it to link to.
+	renewing sync.Map // singleflight key -> trace.Span
 	keys     keyCache
 }
 

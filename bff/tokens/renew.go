@@ -17,14 +17,19 @@ import (
 // re-reads the record, so a token another instance just renewed is used
 // rather than renewed again).
 func (m *Manager) renew(ctx context.Context, key string, sp *spec) (proxy.Credential, error) {
-	v, err, shared := m.renewals.Do(key+"\x00"+sp.key, func() (any, error) {
+	flight := key + "\x00" + sp.key
+	m.joinSpan(ctx, flight)
+	v, err, shared := m.renewals.Do(flight, func() (any, error) {
 		// Detached from the first caller: its going away must not fail the
 		// others waiting on the same renewal.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.Timeout+5*time.Second)
 		defer cancel()
+		ctx, end := m.startSpan(ctx, flight, sp)
+		var err error
+		defer func() { end(err) }()
 		var cred proxy.Credential
 		var issued session.Secret // a refresh token the provider rotated to
-		_, err := m.cfg.Sessions.Update(ctx, key, func(rec *session.Record) (bool, error) {
+		_, err = m.cfg.Sessions.Update(ctx, key, func(rec *session.Record) (bool, error) {
 			now := time.Now()
 			if t, ok := freshToken(rec, sp, now); ok {
 				var err error

@@ -30,6 +30,7 @@ import (
 
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/bff/config"
+	"github.com/bff-project/bff/bff/telemetry"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -135,7 +136,22 @@ func runServer(ctx context.Context, args, environ []string, stderr io.Writer) in
 	// work keeps running while requests drain; it ends after Close.
 	srvCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	srv, err := bff.New(srvCtx, bff.Config{Config: cfg, Logger: logger, Version: versionString()})
+	tracing, err := telemetry.Setup(srvCtx, versionString())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer scancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			logger.Warn("tracing: spans not flushed at exit", "err", err)
+		}
+	}()
+	if tracing != nil {
+		logger.Info("tracing on (OTEL_* environment)")
+	}
+	srv, err := bff.New(srvCtx, bff.Config{Config: cfg, Logger: logger, Version: versionString(), Tracing: tracing})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if _, ok := errors.AsType[*config.Error](err); ok {
