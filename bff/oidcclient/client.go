@@ -118,8 +118,9 @@ type metadata struct {
 	endpoint oauth2.Endpoint
 	verifier *oidc.IDTokenVerifier
 	// logoutVerifier checks back-channel logout tokens: signature on the
-	// logout key cache, iss and aud; not exp, which providers omit.
+	// logout key cache (keys), iss and aud; not exp, which providers omit.
 	logoutVerifier *oidc.IDTokenVerifier
+	keys           *logoutKeys
 	// Optional endpoints; "" when the provider does not advertise them.
 	revocationURL string
 	endSessionURL string
@@ -271,6 +272,7 @@ func (c *Client) discover(ctx context.Context) (*metadata, error) {
 		logoutVerifier: oidc.NewVerifier(extra.Issuer, keys, &oidc.Config{
 			ClientID: c.cfg.ClientID, SkipExpiryCheck: true, SupportedSigningAlgs: algNames,
 		}),
+		keys:             keys,
 		revocationURL:    c.endpoint(&extra.offers, "revocation_endpoint", extra.RevocationEndpoint),
 		introspectionURL: c.endpoint(&extra.offers, "introspection_endpoint", extra.IntrospectionEndpoint),
 		endSessionURL:    extra.EndSessionEndpoint,

@@ -4,6 +4,7 @@
 //
 //	bff [-config FILE]        run (also: bff run -config FILE)
 //	bff check -config FILE    validate the config and the provider's discovery; exit 0 or 1
+//	bff check -probe -config FILE   also probe the live provider and upstreams; exit 0 or 1
 //	bff keygen                print a new session encryption key
 //	bff version               print the version
 //
@@ -24,8 +25,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/bff-project/bff/bff"
@@ -80,7 +83,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   bff [run] [-config FILE]   run the server (FILE defaults to $BFF_CONFIG)
-  bff check [-config FILE]   validate the config and fetch discovery; exit 0 or 1
+  bff check [-probe] [-config FILE]
+                             validate the config and fetch discovery; with -probe also check the
+                             live provider (keys, client authentication, redirect URI, endpoints)
+                             and each API's upstream; exit 0 or 1
   bff keygen                 print a new session encryption key
   bff version                print the version
 `)
@@ -225,6 +231,10 @@ func shutdown(servers []*http.Server, timeout time.Duration, logger *slog.Logger
 }
 
 func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	probe := false
+	if i := slices.IndexFunc(args, func(a string) bool { return a == "-probe" || a == "--probe" }); i >= 0 {
+		probe, args = true, slices.Delete(slices.Clone(args), i, i+1)
+	}
 	path, ok := configFlag("check", args, environ, stderr)
 	if !ok {
 		return 2
@@ -245,7 +255,30 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return 1
 	}
 	fmt.Fprintln(stdout, "config OK")
+	if probe {
+		return printProbe(stdout, bff.Probe(ctx, bff.Config{Config: cfg}))
+	}
 	return 0
+}
+
+// printProbe prints the probe's table and returns the exit code: 1 when
+// any check failed.
+func printProbe(w io.Writer, results []bff.ProbeResult) int {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tDETAIL")
+	code := 0
+	for _, r := range results {
+		result := "ok"
+		switch {
+		case !r.OK:
+			result, code = "FAIL", 1
+		case r.Warn:
+			result = "warn"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Check, result, r.Detail)
+	}
+	tw.Flush()
+	return code
 }
 
 // versionString is version plus, when the binary was built from a module

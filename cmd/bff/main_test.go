@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff/config"
+	"github.com/bff-project/bff/e2e/harness"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine to write while
@@ -309,4 +311,45 @@ func waitForListen(t *testing.T, logs *syncBuffer, done <-chan int) string {
 	}
 	t.Fatalf("no listening log line; stderr:\n%s", logs.String())
 	return ""
+}
+
+// `bff check --probe` prints one line per check and exits 1 when any
+// failed, against the real development provider.
+func TestCheckProbeCommand(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	cfg := fmt.Sprintf(`public_url: %q
+oidc:
+  issuer: %q
+  client_id: %q
+  client_secret: %q
+session:
+  path: %q
+  encryption_keys: [%q, %q]
+apis:
+  - prefix: /api/orders/
+    upstream: %q
+`, env.Default.URL, env.OPURL, harness.ClientID, harness.ClientSecret, filepath.Join(t.TempDir(), "s.db"), env.Key, env.Key[:40]+"AAA=", env.APIs["orders"])
+	path := filepath.Join(t.TempDir(), "bff.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		environ  []string
+		wantCode int
+		want     string
+	}{
+		{"healthy", nil, 0, "client authentication"},
+		{"wrong secret", []string{"BFF_OIDC_CLIENT_SECRET=wrong-secret-value"}, 1, "FAIL"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(t.Context(), []string{"check", "--probe", "-config", path}, tt.environ, &out, &errb)
+		t.Logf("%s:\n%s", tt.name, out.String())
+		if code != tt.wantCode || !strings.Contains(out.String(), tt.want) {
+			t.Errorf("%s: bff check --probe = %d, stdout:\n%s\nstderr:\n%s\nwant exit %d and %q", tt.name, code, out.String(), errb.String(), tt.wantCode, tt.want)
+		}
+		if strings.Contains(out.String()+errb.String(), "wrong-secret-value") || strings.Contains(out.String()+errb.String(), harness.ClientSecret) {
+			t.Errorf("%s: output shows the client secret", tt.name)
+		}
+	}
 }
