@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
@@ -35,11 +34,7 @@ func Probe(ctx context.Context, cfg Config) []ProbeResult {
 		}
 		out = append(out, r)
 	}
-	client, err := oidcclient.New(oidcclient.Config{
-		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
-		AuthMethod: cfg.OIDC.TokenEndpointAuthMethod, RedirectURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/bff/callback",
-		Scopes: cfg.OIDC.Scopes, AuthParams: cfg.OIDC.AuthParams, Timeout: cfg.OIDC.Timeout, HTTPClient: cfg.HTTPClient,
-	})
+	client, _, err := newProviderClient(cfg, cfg.PublicURL)
 	if err != nil {
 		add("provider client", err, "")
 		return out
@@ -49,7 +44,7 @@ func Probe(ctx context.Context, cfg Config) []ProbeResult {
 	if err == nil { // every other provider check needs discovery
 		n, err := client.ProbeKeys(ctx)
 		add("signing keys (JWKS)", err, fmt.Sprintf("%d signing key(s)", n))
-		add("client authentication", client.ProbeClientAuth(ctx), cfg.OIDC.TokenEndpointAuthMethod+" accepted")
+		add("client authentication", client.ProbeClientAuth(ctx), cfg.OIDC.ClientAuth+" accepted")
 		how, err := client.ProbeRedirectURI(ctx)
 		add("redirect URI", err, how)
 		out = append(out, advertised("revocation endpoint", revocation, "logout cannot revoke refresh tokens"),

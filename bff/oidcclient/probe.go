@@ -47,7 +47,15 @@ var ErrClientAuth = errors.New("oidcclient: the provider refused the client's cr
 // answers invalid_grant (the token), one that does not, invalid_client.
 // Nothing is issued either way.
 func (c *Client) ProbeClientAuth(ctx context.Context) error {
-	_, err := c.Refresh(ctx, "bff-probe-"+randomValue(), TokenRequest{}, "")
+	req := TokenRequest{}
+	if m, err := c.metadata(ctx); err == nil && m.dpop {
+		// A provider that binds this client's tokens wants a proof on
+		// every grant: a throwaway key's, as nothing is issued.
+		if req.DPoP, err = NewDPoPKey(); err != nil {
+			return err
+		}
+	}
+	_, err := c.Refresh(ctx, "bff-probe-"+randomValue(), req, "")
 	var te *TokenError
 	switch {
 	case errors.Is(err, ErrInvalidGrant):
