@@ -20,7 +20,7 @@ func TestStreamEndsWhenSessionEndsElsewhere(t *testing.T) {
 	const interval = 200 * time.Millisecond
 	c := startCluster(t, clusterOptions{redisURL: redistest.Server(t), config: func(cfg *bff.Config) {
 		cfg.APIs = append(cfg.APIs, config.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL})
-		cfg.StreamCheckInterval = interval
+		cfg.SweepInterval = interval
 	}})
 	a, b := c.inst[0], c.inst[1]
 	_, cookie := c.login(t, a.URL, harness.UserName, harness.UserPassword)
