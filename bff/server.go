@@ -121,9 +121,9 @@ func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
 		return err
 	}
 	s.sessions, err = session.NewManager(session.Config{
-		Store:       store,
-		Observe:     s.observeStore,
-		Cipher:      cipher,
+		Store:         store,
+		Observe:       s.observeStore,
+		Cipher:        cipher,
 		IdleTimeout:   cfg.Session.IdleTimeout,
 		Lifetime:      cfg.Session.Lifetime,
 		ExpiryWarning: cfg.Session.ExpiryWarning,
