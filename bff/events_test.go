@@ -218,7 +218,8 @@ func TestEventsEndedReasons(t *testing.T) {
 // idle end; keepalive moves the end (a session event with the new time)
 // and the warning comes again before it.
 func TestEventsExpiringAndKeepalive(t *testing.T) {
-	const idle, warning = 3 * time.Second, 1500 * time.Millisecond
+	// The warning leaves the test two seconds to keep the session alive.
+	const idle, warning = 3 * time.Second, 2 * time.Second
 	r := newRig(t, harness.Options{Config: func(c *bff.Config) {
 		c.Session.IdleTimeout, c.Session.ExpiryWarning = idle, warning
 	}})
@@ -231,7 +232,7 @@ func TestEventsExpiringAndKeepalive(t *testing.T) {
 	if exp.Reason != "idle" || !exp.At.Equal(s.IdleExpiresAt) {
 		t.Errorf("expiring = %+v, want reason idle at %v", exp, s.IdleExpiresAt)
 	}
-	if left := exp.At.Sub(told); left > warning || exp.SecondsLeft > 2 {
+	if left := exp.At.Sub(told); left > warning || exp.SecondsLeft > int(warning/time.Second) {
 		t.Errorf("expiring told %v (seconds_left %d) before the end, want at most %v", left, exp.SecondsLeft, warning)
 	}
 	if resp, body := r.b.Call(t, http.MethodPost, r.url+"/bff/keepalive", nil); resp.StatusCode != http.StatusNoContent {

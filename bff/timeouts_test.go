@@ -100,10 +100,13 @@ func TestSessionTimeouts(t *testing.T) {
 		},
 		{
 			// Issue 17: /bff/user polling used to keep a session alive.
+			// Each round of reads may take most of a second on a loaded
+			// machine; the touch interval (idle/10) is far shorter, so the
+			// old code extended the session at every round.
 			name: "reading the session does not extend the idle timeout",
-			idle: 2 * time.Second, lifetime: time.Hour,
-			uses: []time.Duration{500 * time.Millisecond, 1000 * time.Millisecond, 1500 * time.Millisecond}, use: readOnly,
-			endsAt: 2500 * time.Millisecond,
+			idle: 4 * time.Second, lifetime: time.Hour,
+			uses: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}, use: readOnly,
+			endsAt: 4500 * time.Millisecond,
 		},
 		{
 			name: "absolute lifetime ends a session in use",

@@ -138,7 +138,8 @@ func TestWatchEndedEverywhere(t *testing.T) {
 // and the warning comes again before the new end; then it ends, expired.
 func TestWatchExpiring(t *testing.T) {
 	store := busStore{openTestBolt(t, filepath.Join(t.TempDir(), "s.db")), &sharedBus{}}
-	const idle, warning = 1500 * time.Millisecond, 700 * time.Millisecond
+	// The warning leaves the test two seconds to Touch before the end.
+	const idle, warning = 3 * time.Second, 2 * time.Second
 	cfg := session.Config{IdleTimeout: idle, ExpiryWarning: warning, TouchInterval: time.Hour, SweepInterval: time.Hour}
 	a, b := newWatchManager(t, store, cfg), newWatchManager(t, store, cfg)
 	ctx := context.Background()
