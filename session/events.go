@@ -178,7 +178,9 @@ func (m *Manager) refresh(ctx context.Context, key string) {
 		m.watch.ended(key, ReasonUnknown)
 	default:
 		m.calls.end(key)
-		m.watch.ended(key, m.watch.goneReason(key, now))
+		if reason, now := m.watch.gone(key, now); now {
+			m.watch.ended(key, reason)
+		}
 	}
 }
 

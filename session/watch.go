@@ -104,6 +104,7 @@ type watched struct {
 	claims  uint64
 	at      time.Time // next due: the warning, then the end
 	idx     int       // in due; -1 when not scheduled
+	missing time.Time // when a re-read first found it gone, before its end
 }
 
 func newWatchers(idle, warning time.Duration) watchers {
@@ -265,15 +266,35 @@ func (ws *watchers) nextDue() (time.Time, bool) {
 	return ws.due[0].at, true
 }
 
-// goneReason is why a watched session found missing from the store ended:
-// expired if its end has come, else unknown (its event was missed).
-func (ws *watchers) goneReason(key string, now time.Time) string {
+// goneGrace is how long a watched session found missing before its end
+// waits for the event that says why: a re-read can land between an end's
+// delete in the store and its event.
+const goneGrace = 2 * time.Second
+
+// gone takes in that key was found missing from the store, and says
+// whether to tell its watchers now, and why: expired if its end has come;
+// else unknown (its event was missed), once goneGrace has passed without
+// the event.
+func (ws *watchers) gone(key string, now time.Time) (reason string, tell bool) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	if e := ws.byKey[key]; e != nil && now.Before(e.end) {
-		return ReasonUnknown
+	e := ws.byKey[key]
+	switch {
+	case e == nil || !now.Before(e.end):
+		return ReasonExpired, true
+	case e.missing.IsZero():
+		e.missing = now
+	case now.Sub(e.missing) >= goneGrace:
+		return ReasonUnknown, true
 	}
-	return ReasonExpired
+	e.at = e.missing.Add(goneGrace)
+	if e.idx < 0 {
+		heap.Push(&ws.due, e)
+	} else {
+		heap.Fix(&ws.due, e.idx)
+	}
+	ws.kick()
+	return "", false
 }
 
 // update takes in rec, just read live under key: tells the watchers of a
@@ -285,6 +306,7 @@ func (ws *watchers) update(key string, rec *Record, now time.Time) {
 	if e == nil {
 		return // API calls only: they need no news of a live session
 	}
+	e.missing = time.Time{}
 	if e.remember(rec, ws) {
 		e.tell(Notice{Kind: NoticeChanged, Record: rec})
 	}
