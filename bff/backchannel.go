@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
+	"github.com/bff-project/bff/session"
 )
 
 var errInvalidLogoutToken = errorf(http.StatusBadRequest, "invalid_request", "The logout token is not valid.", nil)
@@ -57,7 +58,7 @@ func (s *Server) backchannelLogout(r *http.Request) (int, error) {
 	if !first {
 		return 0, invalidLogoutToken(errors.New("replayed jti"))
 	}
-	n, err := s.endSessionsFor(ctx, claims.SID, claims.Subject, "backchannel")
+	n, err := s.endSessionsFor(ctx, claims.SID, claims.Subject, session.ReasonBackchannel, "backchannel")
 	if err != nil {
 		// The provider retries a failed delivery with the same token: it
 		// must not be refused as a replay while sessions are still open.
@@ -72,8 +73,9 @@ func (s *Server) backchannelLogout(r *http.Request) (int, error) {
 }
 
 // endSessionsFor ends every session of a provider session (sid) or, with
-// only sub, of a user. With both, a session must match both.
-func (s *Server) endSessionsFor(ctx context.Context, sid, sub, reason string) (int, error) {
+// only sub, of a user, for reason. With both, a session must match both.
+// kind labels the logout metric.
+func (s *Server) endSessionsFor(ctx context.Context, sid, sub, reason, kind string) (int, error) {
 	var entries []sessionEntry
 	var err error
 	if sid != "" {
@@ -95,6 +97,6 @@ func (s *Server) endSessionsFor(ctx context.Context, sid, sub, reason string) (i
 	if err != nil {
 		return n, err
 	}
-	s.metrics.logouts.WithLabelValues(reason).Add(float64(n))
+	s.metrics.logouts.WithLabelValues(kind).Add(float64(n))
 	return n, nil
 }

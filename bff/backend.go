@@ -30,6 +30,11 @@ func openStore(ctx context.Context, cfg config.SessionConfig) (scs.CtxStore, err
 // Every call is a span of the request's trace when tracing is on.
 func (s *Server) observeStore(ctx context.Context, op string, d time.Duration, err error) {
 	s.traceStoreCall(ctx, op, d, err)
+	if op == "subscribe" && err != nil {
+		// Rare and worth a line: until it is back, sessions ended on other
+		// instances end here only at the next sweep.
+		s.log.WarnContext(ctx, "session events: the store's subscription failed; retrying", "cause", err.Error())
+	}
 	switch op {
 	case "find", "commit", "replace", "delete":
 	default:

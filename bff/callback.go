@@ -97,7 +97,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	if flow.Prev != "" && !slices.Contains(prev, flow.Prev) {
 		prev = append(prev, flow.Prev)
 	}
-	if _, err := s.endSessions(ctx, prev, "relogin"); err != nil {
+	if _, err := s.endSessions(ctx, prev, session.ReasonReplaced); err != nil {
 		return err
 	}
 	token, err := s.sessions.Create(ctx, rec)

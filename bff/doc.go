@@ -1,6 +1,7 @@
 // Package bff is the backend-for-frontend's HTTP surface: the /bff/*
-// endpoints (sign-in, callback, user, logout, back-channel logout, the
-// session manager), the middleware every request passes (request ID and
+// endpoints (sign-in, callback, user, logout, back-channel and
+// front-channel logout, the session manager, the session's event stream
+// and keepalive), the middleware every request passes (request ID and
 // access log, anti-forgery, security headers, sign-in limits), and [New],
 // which wires the other packages together: bff/config for the
 // configuration, bff/oidcclient for the provider, session for the sessions,

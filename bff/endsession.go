@@ -24,8 +24,9 @@ func (s *Server) endSession(ctx context.Context, key, reason string) (*session.R
 	return ended[0], err
 }
 
-// endSessions deletes sessions, then revokes their refresh tokens at the
-// provider, all at once. The sessions end first and whatever the provider
+// endSessions deletes sessions for reason (a session.Reason* constant,
+// told to their event streams and counted), then revokes their refresh
+// tokens at the provider, all at once. The sessions end first and whatever the provider
 // does: a provider that is down must not keep anyone signed in. Revocation
 // failures are logged and counted, not returned. The records of the
 // sessions that existed are returned.
@@ -33,7 +34,7 @@ func (s *Server) endSessions(ctx context.Context, keys []string, reason string) 
 	var ended []*session.Record
 	defer func() { s.revokeAll(ctx, ended) }()
 	for _, key := range keys {
-		rec, err := s.sessions.Delete(ctx, key) // also ends its API calls here
+		rec, err := s.sessions.Delete(ctx, key, reason) // ends its calls and streams everywhere
 		if err != nil {
 			return ended, errStoreDown(err)
 		}

@@ -72,6 +72,30 @@ func TestNoSecretsReachBrowserOrLog(t *testing.T) {
 	if resp, body := b.Call(t, http.MethodGet, bffURL+"/bff/sessions", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /bff/sessions = %d %s, want 200", resp.StatusCode, body)
 	}
+	// The event stream over the session's life: on connect, after a
+	// keepalive, at the end.
+	events := harness.OpenEvents(t, &http.Client{Jar: b.Client.Jar, Transport: b.Client.Transport}, harness.EventsRequest(t, bffURL+"/bff/events"))
+	var stream strings.Builder
+	record := func(ev harness.Event) harness.Event {
+		stream.WriteString(ev.Name + " " + ev.ID + " " + ev.Data + "\n")
+		return ev
+	}
+	for ev := events.Next(t); ev.Name != "session"; ev = events.Next(t) {
+		record(ev)
+	}
+	if resp, body := b.Call(t, http.MethodPost, bffURL+"/bff/keepalive", nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /bff/keepalive = %d %s, want 204", resp.StatusCode, body)
+	}
+	u := b.User(t, bffURL, http.StatusOK)
+	sid, _ := u.Claims["sid"].(string)
+	cookie := b.Cookie(bffURL, sessionCookie)
+	// Not /bff/logout: its redirect carries the ID token as id_token_hint,
+	// the one exception the protocol demands.
+	if resp, _ := b.Call(t, http.MethodDelete, bffURL+"/bff/sessions/"+u.Session.ID, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE /bff/sessions/{id} = %d, want 204", resp.StatusCode)
+	}
+	for ev := record(events.Next(t)); ev.Name != "ended"; ev = record(events.Next(t)) {
+	}
 
 	issued := env.OP.IssuedTokens()
 	codes, verifiers := rec.seen()
@@ -92,6 +116,17 @@ func TestNoSecretsReachBrowserOrLog(t *testing.T) {
 	browserSecrets.add("PKCE code_verifier", verifiers[0])
 	browserSecrets.add("client secret", harness.ClientSecret)
 	keySecrets(browserSecrets, "encryption key", env.Key)
+
+	// Events say times, acr and reasons: not the provider's sid either.
+	eventSecrets := secretSet{}
+	for k, v := range browserSecrets {
+		eventSecrets.add(k, v)
+	}
+	eventSecrets.add("provider sid", sid)
+	eventSecrets.add("session cookie", cookie)
+	if found := eventSecrets.findIn(stream.String()); len(found) > 0 {
+		t.Errorf("event stream contains %v:\n%s", found, stream.String())
+	}
 
 	seen := b.Seen()
 	if len(seen) < 8 {
@@ -116,7 +151,7 @@ func TestNoSecretsReachBrowserOrLog(t *testing.T) {
 	for k, v := range browserSecrets {
 		logSecrets.add(k, v)
 	}
-	logSecrets.add("session cookie", b.Cookie(bffURL, sessionCookie))
+	logSecrets.add("session cookie", cookie)
 	if c := responseCookie(s.login, loginCookie); c != nil {
 		logSecrets.add("login cookie", c.Value)
 	}

@@ -2,6 +2,8 @@ package bff
 
 import (
 	"net/http"
+
+	"github.com/bff-project/bff/session"
 )
 
 // handleLogout ends the browser's session (RP-initiated logout). A GET must
@@ -26,7 +28,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "invalid_sid",
 			"This sign-out link is not valid for your session.", nil)
 	}
-	if _, err := s.endSession(ctx, key, "logout"); err != nil {
+	if _, err := s.endSession(ctx, key, session.ReasonLogout); err != nil {
 		return err
 	}
 	s.clearSessionCookie(w)

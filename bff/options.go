@@ -26,8 +26,13 @@ type Config struct {
 	// store calls and proxied calls (see bff/telemetry). Default nil: off,
 	// and nothing is wrapped.
 	Tracing *telemetry.Tracing
-	// StreamCheckInterval is how often in-flight API calls are checked
-	// against the store, so that a session ended on another instance, or
-	// expired, ends them. Default 10s; tests shorten it.
-	StreamCheckInterval time.Duration
+	// SweepInterval is how often the sessions with API calls in flight or
+	// event streams here are re-read from the store: the safety net for a
+	// session end whose event no instance heard, and for API calls of a
+	// session that expired. Ends on any instance reach them at once by
+	// events. Default 30s; tests change it.
+	SweepInterval time.Duration
+	// EventHeartbeat is how often an idle /bff/events stream gets a
+	// comment, so that proxies keep it open. Default 15s; tests shorten it.
+	EventHeartbeat time.Duration
 }

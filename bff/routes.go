@@ -73,7 +73,9 @@ func (s *Server) buildHandler() error {
 	// A GET pattern matches HEAD too. On the endpoints that change state
 	// (a sign-in flow, a spent state, an ended session) HEAD must not: link
 	// scanners and prefetchers send it, and it skips no guard of GET.
-	for _, p := range []string{"/bff/login", "/bff/callback", "/bff/logout"} {
+	// The event stream and front-channel logout refuse it too: one would
+	// hold a connection for nothing, the other end sessions.
+	for _, p := range []string{"/bff/login", "/bff/callback", "/bff/logout", "/bff/events", "/bff/frontchannel-logout"} {
 		handle("HEAD "+p, s.handleBFFNotFound)
 	}
 	handle("GET /bff/user", s.handleUser, s.csrfGuard)
@@ -86,6 +88,11 @@ func (s *Server) buildHandler() error {
 	handle("GET /bff/apis", s.handleAPIs, s.csrfGuard)
 	// The provider fetches it (jwks_uri): no anti-forgery header.
 	handle("GET /bff/jwks", s.handleJWKS)
+	// EventSource cannot send X-CSRF: the handler checks Fetch Metadata.
+	handle("GET /bff/events", s.handleEvents)
+	handle("POST /bff/keepalive", s.handleKeepalive, s.csrfGuard)
+	// Loaded by the provider's page in a cross-site iframe, by design.
+	handle("GET /bff/frontchannel-logout", s.handleFrontchannelLogout)
 	handle("/bff/", s.handleBFFNotFound)
 
 	mux := http.NewServeMux()
@@ -120,6 +127,7 @@ func (s *Server) handleBFFNotFound(w http.ResponseWriter, r *http.Request) error
 	allow := map[string]string{
 		"/bff/login": "GET", "/bff/callback": "GET", "/bff/user": "GET", "/bff/logout": "GET, POST",
 		"/bff/backchannel-logout": "POST", "/bff/sessions": "GET, DELETE", "/bff/apis": "GET", "/bff/jwks": "GET",
+		"/bff/events": "GET", "/bff/keepalive": "POST", "/bff/frontchannel-logout": "GET",
 	}[r.URL.Path]
 	if allow == "" && strings.HasPrefix(r.URL.Path, "/bff/sessions/") {
 		allow = "DELETE"

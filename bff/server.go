@@ -29,6 +29,7 @@ type Server struct {
 	sameSite      http.SameSite
 	trusted       []netip.Prefix
 	hsts          []string // Strict-Transport-Security of every answer; nil over http
+	issuerOrigin  string   // frame-ancestors of the front-channel logout page
 
 	provider  *oidcclient.Client
 	sessions  *session.Manager
@@ -39,7 +40,8 @@ type Server struct {
 	// for, recorded in each new session.
 	signInResources []string
 	proxy           *proxy.Handler
-	background      sync.WaitGroup // revocations still under way
+	events          *eventHub
+	background      sync.WaitGroup // revocations still under way, the session worker
 	metrics         *metrics
 	tracing         *telemetry.Tracing
 	tracer          trace.Tracer // nil when tracing is off
@@ -73,6 +75,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.parse(); err != nil {
 		return nil, err
 	}
+	s.events = newEventHub(cfg, s.log)
 	keys := make([][]byte, len(cfg.Session.EncryptionKeys))
 	for i, k := range cfg.Session.EncryptionKeys {
 		keys[i], _ = config.ParseEncryptionKey(k) // Validate checked them
@@ -97,11 +100,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go s.logFeatures(warmCtx)
-	interval := cfg.StreamCheckInterval
-	if interval <= 0 {
-		interval = defaultStreamCheckInterval
-	}
-	go s.sessions.CheckCalls(warmCtx, interval)
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		s.sessions.Run(warmCtx)
+	}()
+	go s.events.beat(warmCtx)
 	return s, nil
 }
 
@@ -117,11 +121,13 @@ func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
 		return err
 	}
 	s.sessions, err = session.NewManager(session.Config{
-		Store:       store,
-		Observe:     s.observeStore,
-		Cipher:      cipher,
-		IdleTimeout: cfg.Session.IdleTimeout,
-		Lifetime:    cfg.Session.Lifetime,
+		Store:         store,
+		Observe:       s.observeStore,
+		Cipher:        cipher,
+		IdleTimeout:   cfg.Session.IdleTimeout,
+		Lifetime:      cfg.Session.Lifetime,
+		ExpiryWarning: cfg.Session.ExpiryWarning,
+		SweepInterval: cfg.SweepInterval,
 		// Write LastSeenAt well within the idle timeout: with the 1m
 		// default, an idle timeout of a minute or less would end sessions
 		// that are in use.
@@ -152,6 +158,9 @@ func (s *Server) parse() error {
 		// domain.
 		s.hsts = []string{"max-age=31536000"}
 	}
+	if s.issuerOrigin = originOf(s.cfg.OIDC.Issuer); s.issuerOrigin == "" {
+		s.issuerOrigin = "'none'"
+	}
 	s.postLogoutURL = s.cfg.OIDC.PostLogoutRedirectURL
 	if s.postLogoutURL == "" {
 		s.postLogoutURL = "/"
@@ -177,6 +186,12 @@ func (s *Server) parse() error {
 	return nil
 }
 
+// Drain ends every /bff/events stream and refuses new ones, so that
+// connections holding streams go idle and a graceful shutdown does not wait
+// for them until its timeout; the browsers reconnect to another instance.
+// Register it with http.Server.RegisterOnShutdown. Close calls it too.
+func (s *Server) Drain() { s.events.drain() }
+
 // Handler is the whole HTTP surface: /bff/*, the API routes, /healthz,
 // /readyz, /metrics (unless metrics_listen is set) and the SPA.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -187,6 +202,9 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
 // Close stops background work and releases the session store. Call it
 // after the HTTP server has shut down.
 func (s *Server) Close() error {
+	if s.events != nil {
+		s.events.drain()
+	}
 	if s.stop != nil {
 		s.stop()
 	}

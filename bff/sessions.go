@@ -85,7 +85,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) err
 	if i < 0 {
 		return errorf(http.StatusNotFound, "not_found", "No such session.", nil)
 	}
-	if _, err := s.endSession(r.Context(), all[i].Key, "session_manager"); err != nil {
+	if _, err := s.endSession(r.Context(), all[i].Key, session.ReasonRevoked); err != nil {
 		return err
 	}
 	s.metrics.logouts.WithLabelValues("session_manager").Inc()
@@ -109,7 +109,7 @@ func (s *Server) handleDeleteOtherSessions(w http.ResponseWriter, r *http.Reques
 			others = append(others, e.Key)
 		}
 	}
-	ended, err := s.endSessions(r.Context(), others, "session_manager")
+	ended, err := s.endSessions(r.Context(), others, session.ReasonRevoked)
 	s.metrics.logouts.WithLabelValues("session_manager").Add(float64(len(ended)))
 	if err != nil {
 		return err

@@ -2,13 +2,7 @@ package bff
 
 import (
 	"net/http"
-	"time"
 )
-
-// defaultStreamCheckInterval bounds how long an API call (a WebSocket, an
-// event stream) outlives its session when the session ends on another
-// instance (see [session.Manager.CheckCalls]).
-const defaultStreamCheckInterval = 10 * time.Second
 
 // trackStreams lets every API call that carries a session cookie be ended
 // with its session (tokens.Manager binds it when it loads the session). Which calls turn out long

@@ -32,7 +32,7 @@ func TestStreamsEndWithSession(t *testing.T) {
 		addRoute(config.APIConfig{Prefix: "/api/ws/", Upstream: ws.URL, StripPrefix: true}),
 		// Long, so that only the at-once path can pass within the
 		// test's bounds.
-		func(c *bff.Config) { c.StreamCheckInterval = time.Hour },
+		func(c *bff.Config) { c.SweepInterval = time.Hour },
 	)})
 	other := r.env.NewBrowser()
 	other.Login(t, r.url, harness.UserName, harness.UserPassword)
@@ -71,7 +71,7 @@ func TestAnonymousStreamNotBoundToStaleCookie(t *testing.T) {
 	t.Cleanup(ticks.Close)
 	r := newRig(t, harness.Options{Config: withConfig(
 		addRoute(config.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL, Token: "user-optional"}),
-		func(c *bff.Config) { c.StreamCheckInterval = 50 * time.Millisecond },
+		func(c *bff.Config) { c.SweepInterval = 50 * time.Millisecond },
 	)})
 	stale := r.sessionCookie(t)
 	if resp, body := r.call(t, http.MethodPost, "/bff/logout", nil, nil); resp.StatusCode != http.StatusFound {

@@ -30,14 +30,53 @@ func userStatus(t *testing.T, env *harness.Env, bffURL, cookie string) (int, har
 // sleepUntil sleeps until t.
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
 
+// withCookie sends method u with exactly this session cookie and X-CSRF,
+// from a fresh browser, and returns the status.
+func withCookie(t *testing.T, env *harness.Env, method, u, cookie string) int {
+	t.Helper()
+	b := env.NewBrowser()
+	setCookie(t, b, u, sessionCookie, cookie)
+	resp, _ := b.Call(t, method, u, nil)
+	return resp.StatusCode
+}
+
+// Ways of using a session in TestSessionTimeouts.
+var (
+	// apiCall is activity: it extends the idle timeout.
+	apiCall = func(t *testing.T, env *harness.Env, bffURL, cookie string) {
+		if code := withCookie(t, env, http.MethodGet, bffURL+"/api/orders/whoami", cookie); code != http.StatusOK {
+			t.Fatalf("API call = %d, want 200", code)
+		}
+	}
+	// keepalive is the SPA's "stay signed in".
+	keepalive = func(t *testing.T, env *harness.Env, bffURL, cookie string) {
+		if code := withCookie(t, env, http.MethodPost, bffURL+"/bff/keepalive", cookie); code != http.StatusNoContent {
+			t.Fatalf("POST /bff/keepalive = %d, want 204", code)
+		}
+	}
+	// readOnly reads who is signed in, the session list and the event
+	// stream, and tries a logout with a wrong sid (a cross-site GET under
+	// same_site lax): none of it is activity.
+	readOnly = func(t *testing.T, env *harness.Env, bffURL, cookie string) {
+		for _, p := range []string{"/bff/user", "/bff/sessions", "/bff/logout?sid=wrong"} {
+			withCookie(t, env, http.MethodGet, bffURL+p, cookie)
+		}
+		b := env.NewBrowser()
+		setCookie(t, b, bffURL, sessionCookie, cookie)
+		harness.OpenStream(t, b.Client, bffURL+"/bff/events", http.Header{"Sec-Fetch-Site": {"same-origin"}})
+		b.Client.CloseIdleConnections()
+	}
+)
+
 func TestSessionTimeouts(t *testing.T) {
 	tests := []struct {
 		name     string
 		idle     time.Duration
 		lifetime time.Duration
-		// uses are when (after sign-in) the session is used and must
-		// still be valid.
+		// uses are when (after sign-in) the session is used, by use, and
+		// must still be valid.
 		uses []time.Duration
+		use  func(t *testing.T, env *harness.Env, bffURL, cookie string)
 		// endsAt is when (after sign-in) the session must be over on the
 		// server.
 		endsAt time.Duration
@@ -48,15 +87,31 @@ func TestSessionTimeouts(t *testing.T) {
 			endsAt: 2500 * time.Millisecond,
 		},
 		{
-			name: "use extends the idle timeout",
+			name: "API calls extend the idle timeout",
 			idle: 2 * time.Second, lifetime: time.Hour,
-			uses:   []time.Duration{1200 * time.Millisecond, 2400 * time.Millisecond, 3600 * time.Millisecond},
+			uses: []time.Duration{1200 * time.Millisecond, 2400 * time.Millisecond, 3600 * time.Millisecond}, use: apiCall,
 			endsAt: 3600*time.Millisecond + 2500*time.Millisecond,
+		},
+		{
+			name: "keepalive extends the idle timeout",
+			idle: 2 * time.Second, lifetime: time.Hour,
+			uses: []time.Duration{1200 * time.Millisecond, 2400 * time.Millisecond, 3600 * time.Millisecond}, use: keepalive,
+			endsAt: 3600*time.Millisecond + 2500*time.Millisecond,
+		},
+		{
+			// Issue 17: /bff/user polling used to keep a session alive.
+			// Each round of reads may take most of a second on a loaded
+			// machine; the touch interval (idle/10) is far shorter, so the
+			// old code extended the session at every round.
+			name: "reading the session does not extend the idle timeout",
+			idle: 4 * time.Second, lifetime: time.Hour,
+			uses: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}, use: readOnly,
+			endsAt: 4500 * time.Millisecond,
 		},
 		{
 			name: "absolute lifetime ends a session in use",
 			idle: 2 * time.Second, lifetime: 4 * time.Second,
-			uses:   []time.Duration{time.Second, 2 * time.Second, 3 * time.Second},
+			uses: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}, use: apiCall,
 			endsAt: 4400 * time.Millisecond,
 		},
 	}
@@ -75,6 +130,7 @@ func TestSessionTimeouts(t *testing.T) {
 			first := b.User(t, bffURL, http.StatusOK)
 			for _, at := range tt.uses {
 				sleepUntil(signedIn.Add(at))
+				tt.use(t, env, bffURL, cookie)
 				code, u := userStatus(t, env, bffURL, cookie)
 				if code != http.StatusOK || u.Session.ID != first.Session.ID {
 					t.Fatalf("%v after sign-in: /bff/user = %d (session %q), want 200 (session %q)", at, code, u.Session.ID, first.Session.ID)

@@ -18,6 +18,7 @@ type backend struct {
 	locker   Locker      // never nil: the store's, or an in-process one
 	replay   ReplayCache // never nil: the store's, or an in-process one
 	pinger   Pinger      // nil: Ping is a Find
+	notifier Notifier    // never nil: the store's, or an in-process one
 	observe  func(ctx context.Context, op string, d time.Duration, err error)
 
 	// writes serialises find-then-commit with this process's deletes of the
@@ -35,6 +36,9 @@ func newBackend(store scs.CtxStore, observe func(context.Context, string, time.D
 	}
 	if b.replay, _ = store.(ReplayCache); b.replay == nil {
 		b.replay = new(localReplay)
+	}
+	if b.notifier, _ = store.(Notifier); b.notifier == nil {
+		b.notifier = new(localNotifier)
 	}
 	return b
 }

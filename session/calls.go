@@ -3,15 +3,15 @@ package session
 import (
 	"context"
 	"sync"
-	"time"
 )
 
 // This file holds the registry of API calls under way. Ending a session
 // must end its calls too: a WebSocket, an event stream or any other long
 // answer was authorised once, when it began, and the upstream would go on
 // serving the signed-out user. A session deleted through this Manager ends
-// its calls at once ([Manager.Delete]); one ended on another instance, or
-// expired, within the interval of [Manager.CheckCalls].
+// its calls at once ([Manager.Delete]); one ended on another instance as
+// soon as its event arrives ([Manager.Run]); one that expired, or whose
+// event no instance heard, at Run's next sweep.
 
 // calls are a Manager's calls bound to a session, by store key.
 type calls struct {
@@ -69,7 +69,8 @@ func (m *Manager) BeginCall(parent context.Context, cookieValue string) *Call {
 // without a live session (no cookie, or a stale one) is unbound again, so
 // that it is not ended with a session it never had; its key is then
 // returned with a nil record, and "" without a cookie. err is for store
-// failures only.
+// failures only. An API call is activity: it extends the session's idle
+// timeout, writing LastSeenAt at most once per Config.TouchInterval.
 func (m *Manager) LoadCall(ctx context.Context, call *Call) (key string, rec *Record, err error) {
 	if call.cookie == "" {
 		return "", nil, nil
@@ -82,6 +83,9 @@ func (m *Manager) LoadCall(ctx context.Context, call *Call) (key string, rec *Re
 	}
 	if err != nil {
 		return "", nil, err
+	}
+	if rec != nil {
+		m.touchIfDue(ctx, key, rec)
 	}
 	return key, rec, nil
 }
@@ -96,29 +100,6 @@ func (m *Manager) FinishCall(call *Call) {
 // key. [Manager.Delete] does it; call it directly to end the calls of a
 // session that is about to end anyway.
 func (m *Manager) EndCalls(key string) { m.calls.end(key) }
-
-// CheckCalls ends, every interval until ctx is done, the calls whose
-// session is gone from the store (ended on another instance, or expired).
-// A store that does not answer ends nothing: the next round tries again.
-func (m *Manager) CheckCalls(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, key := range m.calls.keys() {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			live, err := m.Live(cctx, key)
-			cancel()
-			if err == nil && !live {
-				m.calls.end(key)
-			}
-		}
-	}
-}
 
 // bind ties call to the session under key; a bound call stays bound.
 func (cs *calls) bind(call *Call, key string) {

@@ -26,10 +26,14 @@ func (s *findHookStore) FindCtx(ctx context.Context, key string) ([]byte, bool, 
 	return v, found, err
 }
 
-func newCallsManager(t *testing.T) (*session.Manager, *findHookStore) {
+func newCallsManager(t *testing.T, sweep ...time.Duration) (*session.Manager, *findHookStore) {
 	t.Helper()
 	store := &findHookStore{Store: openTestBolt(t, filepath.Join(t.TempDir(), "s.db"))}
-	m, err := session.NewManager(session.Config{Store: store, Cipher: mustCipher(t, testKey(1))})
+	cfg := session.Config{Store: store, Cipher: mustCipher(t, testKey(1))}
+	if len(sweep) > 0 {
+		cfg.SweepInterval = sweep[0]
+	}
+	m, err := session.NewManager(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +115,7 @@ func TestDeleteEndsCalls(t *testing.T) {
 			t.Fatalf("LoadCall() = %v, %v", rec, err)
 		}
 	}
-	if _, err := m.Delete(ctx, session.StoreKey(string(mine))); err != nil {
+	if _, err := m.Delete(ctx, session.StoreKey(string(mine)), session.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
 	if a.Err() == nil || derived.Err() == nil {
@@ -122,12 +126,13 @@ func TestDeleteEndsCalls(t *testing.T) {
 	}
 }
 
-// TestCheckCallsEndsSessionsGoneElsewhere: a session deleted by another
-// instance (another Manager on the store) ends this instance's calls
-// within the check interval; a live session's calls go on.
-func TestCheckCallsEndsSessionsGoneElsewhere(t *testing.T) {
+// TestSweepEndsCallsOfSessionsGoneElsewhere: a session deleted by another
+// instance whose event never arrives (here another Manager on the store,
+// with a notifier of its own) ends this instance's calls at Run's next
+// sweep, the safety net; a live session's calls go on.
+func TestSweepEndsCallsOfSessionsGoneElsewhere(t *testing.T) {
 	ctx := context.Background()
-	m, store := newCallsManager(t)
+	m, store := newCallsManager(t, 10*time.Millisecond)
 	other, err := session.NewManager(session.Config{Store: store, Cipher: mustCipher(t, testKey(1))})
 	if err != nil {
 		t.Fatal(err)
@@ -144,17 +149,17 @@ func TestCheckCallsEndsSessionsGoneElsewhere(t *testing.T) {
 	}
 	cctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go m.CheckCalls(cctx, 10*time.Millisecond)
-	if _, err := other.Delete(ctx, session.StoreKey(string(gone))); err != nil {
+	go m.Run(cctx)
+	if _, err := other.Delete(ctx, session.StoreKey(string(gone)), session.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-a.Done():
 	case <-time.After(5 * time.Second):
-		t.Fatal("a call of a session deleted elsewhere still runs after 5s of 10ms checks")
+		t.Fatal("a call of a session deleted elsewhere still runs after 5s of 10ms sweeps")
 	}
 	time.Sleep(50 * time.Millisecond)
 	if b.Err() != nil {
-		t.Error("CheckCalls ended a live session's call")
+		t.Error("the sweep ended a live session's call")
 	}
 }

@@ -1,7 +1,10 @@
 // Package session keeps browser sessions on the server: the [Record] type,
 // its encryption at rest ([Cipher]), the [Manager] that ties cookie values
-// to records (cache, timeouts, index, locks), and the registry of API calls
-// that end with their session ([Call]).
+// to records (cache, timeouts, index, locks), the registry of API calls
+// that end with their session ([Call]), and the session events: every end
+// and visible change is published to all instances ([Event], [Notifier]),
+// and code that watches a session ([Manager.Watch], the BFF's event
+// streams) is told of changes, of its coming expiry and of its end.
 //
 // The cookie carries only a random token. The store key is the SHA-256 of
 // that token, and the record is sealed with AES-GCM using the store key as
@@ -34,6 +37,9 @@
 //     Loading, updating and deleting the current session need no index.
 //   - No [ReplayCache]: an in-process one for [Manager.FirstUse]. Exact for
 //     one process; a replay sent to another instance is not caught.
+//   - No [Notifier]: an in-process one. Exact for one process; instances
+//     sharing a store without a Notifier learn of each other's session
+//     ends only at [Manager.Run]'s sweep (Config.SweepInterval).
 //   - No [Pinger]: [Manager.Ping] reads a key no session has.
 //   - No io.Closer: [Manager.Close] has nothing to release.
 //

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,9 +37,18 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Lifetime ends a session this long after it was created. Default 24h.
 	Lifetime time.Duration
-	// TouchInterval is the least time between two writes of LastSeenAt, so
-	// that reads do not turn into writes. Default 1m.
+	// TouchInterval is the least time between two writes of LastSeenAt by
+	// API calls ([Manager.LoadCall]), so that calls do not all turn into
+	// writes. Default 1m.
 	TouchInterval time.Duration
+	// ExpiryWarning is how long before its end a watched session is told
+	// [NoticeExpiring]. Default 2m, at most half of IdleTimeout; negative:
+	// never.
+	ExpiryWarning time.Duration
+	// SweepInterval is how often [Manager.Run] re-reads every session with
+	// API calls in flight or watchers here: the safety net for missed
+	// events and for calls of sessions that expired. Default 30s.
+	SweepInterval time.Duration
 	// LockTTL bounds how long one holder keeps a session's lock (it must
 	// outlast a provider call). Default 30s.
 	LockTTL time.Duration
@@ -53,7 +63,7 @@ type Config struct {
 	// Observe, when set, is called after every store call with the call's
 	// context, the operation ("find", "commit", "replace", "delete",
 	// "index_add", "index_remove", "index_lookup", "all", "lock",
-	// "first_use", "forget", "ping"), its duration (for "lock", the wait
+	// "first_use", "forget", "ping", "publish", "subscribe"), its duration (for "lock", the wait
 	// included) and its error, for metrics and traces. It must be fast and
 	// safe for concurrent use. Default: none.
 	Observe func(ctx context.Context, op string, d time.Duration, err error)
@@ -68,6 +78,7 @@ type Manager struct {
 	store    *backend
 	cache    recordCache
 	calls    calls    // API calls under way, by store key
+	watch    watchers // watched sessions (event streams), by store key
 	touching sync.Map // store key -> struct{}: a LastSeenAt write under way
 }
 
@@ -94,7 +105,19 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{cfg: cfg, store: newBackend(cfg.Store, cfg.Observe), cache: recordCache{max: cfg.CacheSize}}, nil
+	if cfg.ExpiryWarning == 0 {
+		cfg.ExpiryWarning = min(2*time.Minute, cfg.IdleTimeout/2)
+	}
+	cfg.ExpiryWarning = max(cfg.ExpiryWarning, 0)
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 30 * time.Second
+	}
+	return &Manager{
+		cfg:   cfg,
+		store: newBackend(cfg.Store, cfg.Observe),
+		cache: recordCache{max: cfg.CacheSize},
+		watch: newWatchers(cfg.IdleTimeout, cfg.ExpiryWarning),
+	}, nil
 }
 
 // IdleTimeout returns the configured idle timeout.
@@ -149,8 +172,9 @@ func (m *Manager) Create(ctx context.Context, rec *Record) (token Secret, err er
 
 // Load returns the live session for a cookie token, or a nil record when
 // there is none (unknown, expired, tampered). The record is shared: do not
-// modify it. Load also records the visit, writing LastSeenAt at most once
-// per TouchInterval.
+// modify it. Load only reads: it never extends the idle timeout (reading
+// who is signed in is no activity). API calls do, through
+// [Manager.LoadCall], and so does [Manager.Touch].
 func (m *Manager) Load(ctx context.Context, token string) (key string, rec *Record, err error) {
 	if token == "" {
 		return "", nil, nil
@@ -167,13 +191,9 @@ func (m *Manager) LoadKey(ctx context.Context, key string) (*Record, error) {
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	now := m.cfg.Now()
-	if !m.live(rec, now) {
+	if !m.live(rec, m.cfg.Now()) {
 		m.forget(ctx, key, rec)
 		return nil, nil
-	}
-	if now.Sub(rec.LastSeenAt) >= m.cfg.TouchInterval {
-		m.touch(ctx, key, now)
 	}
 	return rec, nil
 }
@@ -182,9 +202,14 @@ func (m *Manager) live(rec *Record, now time.Time) bool {
 	return now.Before(rec.IdleExpiresAt(m.cfg.IdleTimeout))
 }
 
-// touch writes LastSeenAt, once per key at a time: concurrent requests of
-// the same session go on without waiting for it.
-func (m *Manager) touch(ctx context.Context, key string, now time.Time) {
+// touchIfDue records an API call's visit: it writes LastSeenAt when the
+// last write is TouchInterval old, once per key at a time (concurrent
+// calls of the same session go on without waiting for it).
+func (m *Manager) touchIfDue(ctx context.Context, key string, rec *Record) {
+	now := m.cfg.Now()
+	if now.Sub(rec.LastSeenAt) < m.cfg.TouchInterval {
+		return
+	}
 	if _, busy := m.touching.LoadOrStore(key, struct{}{}); busy {
 		return
 	}
@@ -193,6 +218,18 @@ func (m *Manager) touch(ctx context.Context, key string, now time.Time) {
 		if now.Sub(r.LastSeenAt) < m.cfg.TouchInterval {
 			return false, nil
 		}
+		r.LastSeenAt = now
+		return true, nil
+	})
+}
+
+// Touch marks the session under key as in use now, extending its idle
+// timeout (never its lifetime), whenever it was last touched: the user
+// asked to stay signed in. It returns the record as stored, or
+// [ErrNotFound] when the session is gone.
+func (m *Manager) Touch(ctx context.Context, key string) (*Record, error) {
+	now := m.cfg.Now()
+	return m.Update(ctx, key, func(r *Record) (bool, error) {
 		r.LastSeenAt = now
 		return true, nil
 	})
@@ -303,6 +340,7 @@ func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (chan
 	if rec == nil || !m.live(rec, m.cfg.Now()) {
 		return nil, ErrNotFound
 	}
+	old := rec
 	rec = rec.Clone()
 	changed, err := fn(rec)
 	if changed {
@@ -314,6 +352,9 @@ func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (chan
 		defer cancel()
 		if serr := m.save(sctx, key, rec, false); serr != nil {
 			return nil, serr
+		}
+		if visibleChange(old, rec) {
+			m.publish(sctx, Event{Kind: EventChanged, Key: key})
 		}
 	}
 	if err != nil {
@@ -332,12 +373,19 @@ func (m *Manager) Live(ctx context.Context, key string) (bool, error) {
 	return rec != nil && m.live(rec, m.cfg.Now()), nil
 }
 
-// Delete ends the session under key, if any, and returns the record it
-// had, so the caller can revoke its tokens. It is not an error when the
-// session is already gone. Once the store has dropped it, Delete ends this
-// instance's API calls bound to it ([Manager.EndCalls]); other instances'
-// calls end at their next [Manager.CheckCalls] round.
-func (m *Manager) Delete(ctx context.Context, key string) (*Record, error) {
+// visibleChange reports whether what a session's watchers are told about
+// (its times and claims) differs between two versions of its record.
+func visibleChange(a, b *Record) bool {
+	return !a.LastSeenAt.Equal(b.LastSeenAt) || !a.ExpiresAt.Equal(b.ExpiresAt) || !bytes.Equal(a.Claims, b.Claims)
+}
+
+// Delete ends the session under key, if any, for reason (one of the
+// Reason* constants), and returns the record it had, so the caller can
+// revoke its tokens. It is not an error when the session is already gone.
+// Once the store has dropped it, Delete ends this instance's API calls
+// bound to it and tells its watchers, then publishes the end: every
+// instance that hears it (see [Manager.Run]) does the same.
+func (m *Manager) Delete(ctx context.Context, key, reason string) (*Record, error) {
 	rec, err := m.find(ctx, key)
 	if err != nil {
 		return nil, err
@@ -351,16 +399,25 @@ func (m *Manager) Delete(ctx context.Context, key string) (*Record, error) {
 	}
 	// Last: a call that binds before this and loads the session while
 	// it is still stored (or, for an exclusive Manager, cached) is ended.
-	m.EndCalls(key)
+	m.ended(ctx, key, reason)
 	return rec, nil
 }
 
-// forget deletes an expired session found on the way; failures only leave
-// work for the store's own expiry.
+// ended ends key's calls and watchers here at once, then tells the other
+// instances. The event comes back here too, and finds nothing left to end.
+func (m *Manager) ended(ctx context.Context, key, reason string) {
+	ev := Event{Kind: EventEnded, Key: key, Reason: reason}
+	m.dispatch(ev)
+	m.publish(context.WithoutCancel(ctx), ev)
+}
+
+// forget deletes an expired session found on the way, and publishes its
+// end; failures only leave work for the store's own expiry.
 func (m *Manager) forget(ctx context.Context, key string, rec *Record) {
 	_ = m.store.delete(ctx, key)
 	m.cache.remove(key)
 	m.unindex(ctx, key, rec)
+	m.ended(ctx, key, ReasonExpired)
 }
 
 func (m *Manager) unindex(ctx context.Context, key string, rec *Record) {

@@ -219,6 +219,19 @@ func (e *testEnv) create(t *testing.T, rec *session.Record) (token, key string) 
 	return string(tok), session.StoreKey(string(tok))
 }
 
+// visit makes an API call with token on m (which extends the idle timeout,
+// as a Load does not) and returns the session it loaded.
+func visit(t *testing.T, m *session.Manager, token string) *session.Record {
+	t.Helper()
+	call := m.BeginCall(context.Background(), token)
+	defer m.FinishCall(call)
+	_, rec, err := m.LoadCall(call, call)
+	if err != nil {
+		t.Fatalf("LoadCall() error = %v", err)
+	}
+	return rec
+}
+
 // load calls m.Load and fails the test on an error.
 func load(t *testing.T, m *session.Manager, token string) *session.Record {
 	t.Helper()
@@ -408,14 +421,75 @@ func TestManagerUseKeepsSessionAlive(t *testing.T) {
 	// but never more than 20 minutes unused.
 	for i := range 20 {
 		e.clock.Advance(20 * time.Minute)
-		rec := load(t, e.m, tok)
+		rec := visit(t, e.m, tok)
 		if rec == nil {
-			t.Fatalf("Load() on visit %d (20m after the last) = nil, want the session", i+1)
+			t.Fatalf("API call on visit %d (20m after the last) = nil, want the session", i+1)
 		}
 	}
 	e.clock.Advance(testIdle)
-	if rec := load(t, e.m, tok); rec != nil {
+	if rec := visit(t, e.m, tok); rec != nil {
 		t.Errorf("Load() after %v unused = %+v, want nil", testIdle, rec)
+	}
+}
+
+// TestLoadDoesNotExtendIdle: reading a session (who is signed in, the
+// session list, the event stream) is no activity: a session only read
+// ends at its idle timeout however often it is read, and Load writes
+// nothing. (It used to write LastSeenAt: /bff/user polling kept a session
+// alive.)
+func TestLoadDoesNotExtendIdle(t *testing.T) {
+	e := newTestEnv(t, session.Config{})
+	tok, key := e.create(t, &session.Record{Subject: "alice"})
+	e.backend.commits.Store(0)
+	for range 5 {
+		e.clock.Advance(testIdle / 6)
+		if rec := load(t, e.m, tok); rec == nil {
+			t.Fatal("Load() before the idle timeout = nil, want the session")
+		}
+	}
+	if got := e.backend.commits.Load(); got != 0 {
+		t.Errorf("5 Loads made %d commits, want 0", got)
+	}
+	e.clock.Advance(testIdle / 6)
+	if rec := load(t, e.m, tok); rec != nil {
+		t.Errorf("Load() %v after sign-in, only ever read = %+v; want nil (idle timeout %v)", testIdle, rec, testIdle)
+	}
+	if e.backend.stored(t, key) != nil {
+		t.Error("session past its idle timeout still stored")
+	}
+}
+
+// TestTouchExtendsIdle: Touch (POST /bff/keepalive) moves the idle end to
+// now + idle timeout whenever it is called, never past the lifetime.
+func TestTouchExtendsIdle(t *testing.T) {
+	e := newTestEnv(t, session.Config{Lifetime: time.Hour})
+	tok, key := e.create(t, &session.Record{Subject: "alice"})
+	ctx := context.Background()
+	start := e.clock.Now()
+	e.clock.Advance(time.Second) // well inside TouchInterval: Touch writes anyway
+	rec, err := e.m.Touch(ctx, key)
+	if err != nil {
+		t.Fatalf("Touch() = %v", err)
+	}
+	if want := start.Add(time.Second + testIdle); !rec.IdleExpiresAt(testIdle).Equal(want) {
+		t.Errorf("idle end after Touch = +%v, want +%v", rec.IdleExpiresAt(testIdle).Sub(start), want.Sub(start))
+	}
+	e.clock.Advance(testIdle - time.Second)
+	if load(t, e.m, tok) == nil {
+		t.Fatal("Load() within the idle timeout of the Touch = nil")
+	}
+	for _, at := range []time.Duration{25 * time.Minute, 50 * time.Minute} {
+		e.clock.Set(start.Add(at))
+		if rec, err = e.m.Touch(ctx, key); err != nil {
+			t.Fatalf("Touch() at +%v = %v", at, err)
+		}
+	}
+	if want := start.Add(time.Hour); !rec.IdleExpiresAt(testIdle).Equal(want) {
+		t.Errorf("idle end after a Touch near the lifetime = +%v, want the lifetime's +%v", rec.IdleExpiresAt(testIdle).Sub(start), want.Sub(start))
+	}
+	e.clock.Set(start.Add(time.Hour))
+	if _, err := e.m.Touch(ctx, key); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Touch() after the lifetime = %v, want ErrNotFound", err)
 	}
 }
 
@@ -425,7 +499,7 @@ func TestManagerAbsoluteLifetime(t *testing.T) {
 	tok, key := e.create(t, &session.Record{Subject: "alice", SID: "sid-1"})
 	for range 5 {
 		e.clock.Advance(10 * time.Minute)
-		rec := load(t, e.m, tok)
+		rec := visit(t, e.m, tok)
 		if rec == nil {
 			t.Fatalf("Load() at %v = nil, want the session", e.clock.Now().Sub(start))
 		}
@@ -491,11 +565,11 @@ func TestManagerTouchThrottling(t *testing.T) {
 	for _, s := range steps {
 		e.backend.commits.Store(0)
 		e.clock.Set(start.Add(s.at))
-		if rec := load(t, e.m, tok); rec == nil {
-			t.Fatalf("%s: Load() = nil, want the session", s.name)
+		if rec := visit(t, e.m, tok); rec == nil {
+			t.Fatalf("%s: API call found no session, want the session", s.name)
 		}
 		if got := e.backend.commits.Load(); got != s.wantCommits {
-			t.Errorf("%s: Load() made %d commits, want %d", s.name, got, s.wantCommits)
+			t.Errorf("%s: API call made %d commits, want %d", s.name, got, s.wantCommits)
 		}
 		// A fresh manager has no cache: it shows what is stored.
 		fresh := e.manager(t, session.Config{}, mustCipher(t, testKey(1)))
@@ -509,7 +583,7 @@ func TestManagerTouchThrottling(t *testing.T) {
 	}
 }
 
-func TestManagerConcurrentLoadsTouchOnce(t *testing.T) {
+func TestManagerConcurrentCallsTouchOnce(t *testing.T) {
 	e := newTestEnv(t, session.Config{})
 	tok, _ := e.create(t, &session.Record{Subject: "alice"})
 	e.clock.Advance(testTouch)
@@ -523,15 +597,17 @@ func TestManagerConcurrentLoadsTouchOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Duration(i) * time.Millisecond)
-			_, rec, err := e.m.Load(context.Background(), tok)
+			call := e.m.BeginCall(context.Background(), tok)
+			defer e.m.FinishCall(call)
+			_, rec, err := e.m.LoadCall(call, call)
 			if err != nil || rec == nil {
-				t.Errorf("Load() = %v, %v; want the session", rec, err)
+				t.Errorf("LoadCall() = %v, %v; want the session", rec, err)
 			}
 		}()
 	}
 	wg.Wait()
 	if got := e.backend.commits.Load(); got != 1 {
-		t.Errorf("16 concurrent Loads after the touch interval made %d commits, want 1", got)
+		t.Errorf("16 concurrent API calls after the touch interval made %d commits, want 1", got)
 	}
 }
 
@@ -636,7 +712,7 @@ func TestManagerUpdate(t *testing.T) {
 		e := newTestEnv(t, session.Config{})
 		tok, key := e.create(t, &session.Record{Subject: "alice", SID: "s1", RefreshToken: "rt-1"})
 		_, err := e.m.Update(ctx, key, func(r *session.Record) (bool, error) {
-			if _, err := e.m.Delete(ctx, key); err != nil {
+			if _, err := e.m.Delete(ctx, key, session.ReasonLogout); err != nil {
 				t.Fatalf("Delete() = %v", err)
 			}
 			r.RefreshToken = "rt-2"
@@ -663,7 +739,7 @@ func TestManagerUpdate(t *testing.T) {
 		e := newTestEnv(t, session.Config{Exclusive: true})
 		tok, key := e.create(t, &session.Record{Subject: "alice", RefreshToken: "rt-1"})
 		logout := func() {
-			if _, err := e.m.Delete(ctx, key); err != nil {
+			if _, err := e.m.Delete(ctx, key, session.ReasonLogout); err != nil {
 				t.Errorf("Delete() = %v", err)
 			}
 		}
@@ -687,7 +763,7 @@ func TestManagerUpdate(t *testing.T) {
 		tok, key := e.create(t, &session.Record{Subject: "alice"})
 		m := e.manager(t, session.Config{Exclusive: true}, mustCipher(t, testKey(1))) // nothing cached yet
 		logout := func() {
-			if _, err := m.Delete(ctx, key); err != nil {
+			if _, err := m.Delete(ctx, key, session.ReasonLogout); err != nil {
 				t.Errorf("Delete() = %v", err)
 			}
 		}
@@ -749,7 +825,7 @@ func TestManagerUpdate(t *testing.T) {
 	t.Run("missing sessions", func(t *testing.T) {
 		e := newTestEnv(t, session.Config{})
 		_, deletedKey := e.create(t, &session.Record{Subject: "alice"})
-		if _, err := e.m.Delete(ctx, deletedKey); err != nil {
+		if _, err := e.m.Delete(ctx, deletedKey, session.ReasonLogout); err != nil {
 			t.Fatal(err)
 		}
 		_, expiredKey := e.create(t, &session.Record{Subject: "bob"})
@@ -884,7 +960,7 @@ func TestManagerTwoInstances(t *testing.T) {
 	}
 
 	// B signs the session out; A must not serve it from its cache.
-	del, err := b.Delete(ctx, key)
+	del, err := b.Delete(ctx, key, session.ReasonLogout)
 	if err != nil || del == nil || del.RefreshToken != "rt-from-a" {
 		t.Fatalf("B.Delete() = %+v, %v; want the record (for revocation)", del, err)
 	}
@@ -921,8 +997,8 @@ func TestManagerKeyRotation(t *testing.T) {
 	// The next write re-seals under the new key; [old] alone can no longer
 	// read it, [new old] and [new] can.
 	e.clock.Advance(testTouch)
-	if rec := load(t, rotated, tok); rec == nil {
-		t.Fatal("Load() with [new old] after the touch interval = nil")
+	if rec := visit(t, rotated, tok); rec == nil {
+		t.Fatal("API call with [new old] after the touch interval found no session")
 	}
 	raw := e.backend.stored(t, key)
 	sum := sha256.Sum256(newKey)
@@ -1013,11 +1089,11 @@ func TestManagerStoreDump(t *testing.T) {
 	publicID := rec.ID
 	// A second version (touch) and a deleted session leave old pages behind.
 	e.clock.Advance(testTouch)
-	if load(t, e.m, tok) == nil {
-		t.Fatal("Load() = nil")
+	if visit(t, e.m, tok) == nil {
+		t.Fatal("API call found no session")
 	}
 	tok2, key2 := e.create(t, &session.Record{Subject: subject, SID: sid, RefreshToken: session.Secret(secrets[2])})
-	if _, err := e.m.Delete(ctx, key2); err != nil {
+	if _, err := e.m.Delete(ctx, key2, session.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.backend.Close(); err != nil {
@@ -1148,7 +1224,7 @@ func TestManagerIndex(t *testing.T) {
 	})
 
 	t.Run("Delete removes index entries", func(t *testing.T) {
-		del, err := e.m.Delete(ctx, a2)
+		del, err := e.m.Delete(ctx, a2, session.ReasonLogout)
 		if err != nil || del == nil || del.Subject != "alice" {
 			t.Fatalf("Delete() = %+v, %v; want alice's record", del, err)
 		}
@@ -1163,7 +1239,7 @@ func TestManagerIndex(t *testing.T) {
 		if got, _ := e.m.BySubject(ctx, "alice2"); len(got) != 1 {
 			t.Errorf("BySubject(alice2) after deleting alice's = %d entries, want 1", len(got))
 		}
-		if del, err := e.m.Delete(ctx, a2); del != nil || err != nil {
+		if del, err := e.m.Delete(ctx, a2, session.ReasonLogout); del != nil || err != nil {
 			t.Errorf("Delete() again = %+v, %v; want nil, nil", del, err)
 		}
 	})

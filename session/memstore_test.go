@@ -88,7 +88,7 @@ func TestMemstoreLifeCycle(t *testing.T) {
 	if _, rec, _ := m.Load(ctx, string(tok)); rec == nil || rec.RefreshToken != "rt-2" {
 		t.Errorf("Load() after Update = %+v, want rt-2", rec)
 	}
-	del, err := m.Delete(ctx, key)
+	del, err := m.Delete(ctx, key, session.ReasonLogout)
 	if err != nil || del == nil || del.RefreshToken != "rt-2" {
 		t.Fatalf("Delete() = %+v, %v; want the record", del, err)
 	}
@@ -111,7 +111,7 @@ func TestMemstoreNoReplace(t *testing.T) {
 	tok, _ := m.Create(ctx, &session.Record{Subject: "alice"})
 	key := session.StoreKey(string(tok))
 	_, err := m.Update(ctx, key, func(r *session.Record) (bool, error) {
-		if _, err := m.Delete(ctx, key); err != nil {
+		if _, err := m.Delete(ctx, key, session.ReasonLogout); err != nil {
 			t.Fatalf("Delete() = %v", err)
 		}
 		r.RefreshToken = "rt-2"

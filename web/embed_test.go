@@ -51,7 +51,8 @@ func TestEmbeddedDemoContract(t *testing.T) {
 	_, index := do(t, ts, "GET", "/", nil)
 	_, js := do(t, ts, "GET", "/app.js", nil)
 
-	for _, id := range []string{"sign-in", "sign-out", "user-name", "claims", "api-result", "sessions", "signout-others"} {
+	for _, id := range []string{"sign-in", "sign-out", "user-name", "claims", "api-result", "sessions", "signout-others",
+		"expiring-banner", "expiring-text", "expiring-stay", "session-ended"} {
 		if !strings.Contains(index, `id="`+id+`"`) {
 			t.Errorf("index.html has no element with id %q", id)
 		}
@@ -64,7 +65,8 @@ func TestEmbeddedDemoContract(t *testing.T) {
 		"api-call", "session-row", "session-signout", "current", "dataset.prefix",
 		"'signed-in'", "'signed-out'", "dataset.state",
 		"'X-CSRF': '1'", "/bff/user", "/bff/apis", "/bff/sessions", "/bff/login?returnUrl=",
-		"logout_url", "whoami", "visibilitychange", "POLL_MS = 3000", "This device", "Your session ended",
+		"logout_url", "whoami", "visibilitychange", "This device", "Your session ended",
+		"new EventSource('/bff/events')", "'expiring'", "'ended'", "/bff/keepalive", "dataset.endedReason",
 	} {
 		if !strings.Contains(js+index, want) {
 			t.Errorf("demo SPA does not contain %q", want)

@@ -98,6 +98,10 @@ type OIDCConfig struct {
 	RefreshSkew time.Duration `yaml:"refresh_skew"`
 	// Timeout bounds each call to the provider. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
+	// FrontchannelLogout serves GET /bff/frontchannel-logout (OpenID
+	// Connect Front-Channel Logout 1.0), for providers that offer no
+	// back-channel logout. Default false: the endpoint answers 404.
+	FrontchannelLogout bool `yaml:"frontchannel_logout"`
 }
 
 // SessionConfig describes the server-side session and its store.
@@ -134,6 +138,10 @@ type SessionConfig struct {
 	// Lifetime ends a session this long after sign-in, used or not.
 	// Default 24h.
 	Lifetime time.Duration `yaml:"lifetime"`
+	// ExpiryWarning is how long before a session's idle or absolute end
+	// its event streams are sent "expiring". Default 2m (at most half of
+	// IdleTimeout); it must be shorter than IdleTimeout.
+	ExpiryWarning time.Duration `yaml:"expiry_warning"`
 	// SameSite is the session cookie's SameSite: "strict" (default) or "lax".
 	SameSite string `yaml:"same_site"`
 	// EncryptionKeys are base64 32-byte AES keys. The first encrypts; all
@@ -229,6 +237,13 @@ type ServerConfig struct {
 	// ShutdownTimeout is how long SIGTERM waits for in-flight requests.
 	// Default 20s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxEventStreams bounds the open /bff/events streams of this
+	// instance; more are refused 503. Default 10000.
+	MaxEventStreams int `yaml:"max_event_streams"`
+	// MaxEventStreamsPerSession bounds one session's open /bff/events
+	// streams on this instance (a tab each); more are refused 429.
+	// Default 16.
+	MaxEventStreamsPerSession int `yaml:"max_event_streams_per_session"`
 }
 
 // RateLimitConfig limits sign-ins per client address (an IPv6 client by its

@@ -56,6 +56,9 @@ func (c *Config) SetDefaults() {
 	setDuration(&s.RedisTimeout, 500*time.Millisecond)
 	setDuration(&s.IdleTimeout, 2*time.Hour)
 	setDuration(&s.Lifetime, 24*time.Hour)
+	if s.IdleTimeout > 0 {
+		setDuration(&s.ExpiryWarning, min(2*time.Minute, s.IdleTimeout/2))
+	}
 	setString(&s.SameSite, "strict")
 
 	c.APIs = slices.Clone(c.APIs)
@@ -73,6 +76,8 @@ func (c *Config) SetDefaults() {
 	setDuration(&c.Server.IdleTimeout, 120*time.Second)
 	setInt(&c.Server.MaxHeaderBytes, 64<<10)
 	setDuration(&c.Server.ShutdownTimeout, 20*time.Second)
+	setInt(&c.Server.MaxEventStreams, 10000)
+	setInt(&c.Server.MaxEventStreamsPerSession, 16)
 
 	setInt(&c.RateLimit.LoginPerMinute, 600)
 	setInt(&c.RateLimit.Burst, 600)

@@ -25,13 +25,14 @@ func TestSetDefaults(t *testing.T) {
 		},
 		Session: SessionConfig{
 			Store: "bolt", Path: "bff-sessions.db", RedisPrefix: "bff:", RedisTimeout: 500 * time.Millisecond,
-			IdleTimeout: 2 * time.Hour, Lifetime: 24 * time.Hour, SameSite: "strict",
+			IdleTimeout: 2 * time.Hour, Lifetime: 24 * time.Hour, ExpiryWarning: 2 * time.Minute, SameSite: "strict",
 		},
 		APIs: []APIConfig{{Prefix: "/a/", Token: "user", Exchange: "refresh", Timeout: 30 * time.Second}},
 		Log:  LogConfig{Format: "json", Level: "info"},
 		Server: ServerConfig{
 			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 			MaxHeaderBytes: 64 << 10, ShutdownTimeout: 20 * time.Second,
+			MaxEventStreams: 10000, MaxEventStreamsPerSession: 16,
 		},
 		RateLimit: RateLimitConfig{LoginPerMinute: 600, Burst: 600},
 	}
@@ -56,6 +57,16 @@ func TestSetDefaults(t *testing.T) {
 		c.SetDefaults()
 		if c.Listen != ":1" || c.RateLimit.LoginPerMinute != -1 || c.Session.SameSite != "lax" {
 			t.Errorf("SetDefaults() changed set values: %+v", c)
+		}
+	})
+	t.Run("expiry warning at most half the idle timeout", func(t *testing.T) {
+		c := Config{Session: SessionConfig{IdleTimeout: time.Minute}}
+		c.SetDefaults()
+		if got, want := c.Session.ExpiryWarning, 30*time.Second; got != want {
+			t.Errorf("ExpiryWarning with idle_timeout 1m = %v, want %v", got, want)
+		}
+		if err := (Config{}).Validate(); err != nil && hasProblem(t, err, "session.expiry_warning", "") {
+			t.Errorf("Validate() of defaults complains about session.expiry_warning: %v", err)
 		}
 	})
 	t.Run("does not modify a copy's source", func(t *testing.T) {

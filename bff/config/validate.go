@@ -227,6 +227,14 @@ func (v *validator) session(s SessionConfig) {
 	if s.IdleTimeout > s.Lifetime && s.Lifetime > 0 {
 		v.add("session.idle_timeout", "must not be longer than session.lifetime")
 	}
+	switch {
+	case s.IdleTimeout <= 0:
+		// Reported above; the warning's default follows it.
+	case s.ExpiryWarning <= 0:
+		v.add("session.expiry_warning", "must be positive")
+	case s.ExpiryWarning >= s.IdleTimeout:
+		v.add("session.expiry_warning", "must be shorter than session.idle_timeout")
+	}
 	if s.SameSite != "strict" && s.SameSite != "lax" {
 		v.add("session.same_site", "must be strict or lax")
 	}
@@ -324,6 +332,12 @@ func (v *validator) rest(c Config) {
 	}
 	if c.Server.MaxHeaderBytes < 0 {
 		v.add("server.max_header_bytes", "must be positive")
+	}
+	if c.Server.MaxEventStreams < 0 {
+		v.add("server.max_event_streams", "must be positive")
+	}
+	if c.Server.MaxEventStreamsPerSession < 0 {
+		v.add("server.max_event_streams_per_session", "must be positive")
 	}
 	if c.RateLimit.Burst < 0 {
 		v.add("rate_limit.burst", "must not be negative")

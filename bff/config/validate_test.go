@@ -107,6 +107,8 @@ func TestValidate(t *testing.T) {
 		{"idle_timeout negative", func(c *Config) { c.Session.IdleTimeout = -time.Minute }, "session.idle_timeout", "positive"},
 		{"lifetime negative", func(c *Config) { c.Session.Lifetime = -time.Minute }, "session.lifetime", "positive"},
 		{"idle longer than lifetime", func(c *Config) { c.Session.IdleTimeout, c.Session.Lifetime = 3*time.Hour, time.Hour }, "session.idle_timeout", "longer than session.lifetime"},
+		{"expiry_warning negative", func(c *Config) { c.Session.ExpiryWarning = -time.Minute }, "session.expiry_warning", "positive"},
+		{"expiry_warning as long as idle", func(c *Config) { c.Session.IdleTimeout, c.Session.ExpiryWarning = time.Minute, time.Minute }, "session.expiry_warning", "shorter than session.idle_timeout"},
 		{"same_site none", func(c *Config) { c.Session.SameSite = "none" }, "session.same_site", "strict or lax"},
 		{"no keys", func(c *Config) { c.Session.EncryptionKeys = nil }, "session.encryption_keys", "at least one"},
 		{"key not base64", func(c *Config) { c.Session.EncryptionKeys = []string{testKey(1), "not base64!"} }, "session.encryption_keys[1]", "32 bytes"},
@@ -146,6 +148,8 @@ func TestValidate(t *testing.T) {
 		{"server idle timeout", func(c *Config) { c.Server.IdleTimeout = -1 }, "server.idle_timeout", "positive"},
 		{"shutdown timeout", func(c *Config) { c.Server.ShutdownTimeout = -1 }, "server.shutdown_timeout", "positive"},
 		{"max header bytes", func(c *Config) { c.Server.MaxHeaderBytes = -1 }, "server.max_header_bytes", "positive"},
+		{"max event streams", func(c *Config) { c.Server.MaxEventStreams = -1 }, "server.max_event_streams", "positive"},
+		{"max event streams per session", func(c *Config) { c.Server.MaxEventStreamsPerSession = -1 }, "server.max_event_streams_per_session", "positive"},
 		{"burst", func(c *Config) { c.RateLimit.Burst = -1 }, "rate_limit.burst", "negative"},
 	}
 	for _, tt := range tests {

@@ -64,7 +64,7 @@ type Config struct {
 	// invalid_grant, coalesced (served by another caller's renewal).
 	Refreshed func(result string)
 	// Ended, when set, is told when a session was ended here (its refresh
-	// token rejected), with the reason "invalid_grant".
+	// token rejected), with the reason session.ReasonRefreshFailed.
 	Ended func(reason string)
 	// Revoke, when set, revokes a refresh token the provider issued for a
 	// session that ended (on any instance) while the provider answered.

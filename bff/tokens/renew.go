@@ -79,8 +79,8 @@ func (m *Manager) failed(ctx context.Context, key string, err error) error {
 		m.cfg.Refreshed("invalid_grant")
 		// Its calls end even if the store cannot delete it now.
 		m.cfg.Sessions.EndCalls(key)
-		if rec, derr := m.cfg.Sessions.Delete(ctx, key); derr == nil && rec != nil {
-			m.cfg.Ended("invalid_grant")
+		if rec, derr := m.cfg.Sessions.Delete(ctx, key, session.ReasonRefreshFailed); derr == nil && rec != nil {
+			m.cfg.Ended(session.ReasonRefreshFailed)
 		}
 		return ErrSessionEnded
 	case errors.Is(err, session.ErrNotFound):

@@ -193,6 +193,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, srv *bff
 			MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
+		if what == "http" {
+			// Event streams never go idle by themselves: end them when the
+			// drain starts, not at its timeout.
+			hs.RegisterOnShutdown(srv.Drain)
+		}
 		servers = append(servers, hs)
 		logger.Info("listening", "server", what, "addr", ln.Addr().String())
 		go func() { errc <- hs.Serve(ln) }()

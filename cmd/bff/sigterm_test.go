@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -12,16 +14,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bff-project/bff/session"
 	"github.com/bff-project/bff/session/boltstore"
 )
 
 // TestSIGTERMDrainsInFlightRequest builds the real binary, starts it, and
-// sends SIGTERM while a proxied request is still waiting on its upstream:
-// the request must complete, the process must exit 0, and the bolt file
+// sends SIGTERM while a proxied request is still waiting on its upstream
+// and a /bff/events stream is open: the request must complete, the stream
+// must end at once (it would otherwise hold the shutdown for its whole
+// timeout, a minute here), the process must exit 0, and the bolt file
 // must have been closed cleanly (it opens again at once).
 func TestSIGTERMDrainsInFlightRequest(t *testing.T) {
 	if testing.Short() {
@@ -64,8 +70,9 @@ apis:
     upstream: %q
     token: "none"
 server:
-  shutdown_timeout: "10s"
+  shutdown_timeout: "60s"
 `, addr, addr, dbPath, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)), upstream.URL)
+	cookie := createSession(t, dbPath, bytes.Repeat([]byte{1}, 32))
 	cfgPath := filepath.Join(dir, "bff.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -98,6 +105,8 @@ server:
 		t.Errorf("no warning naming the Kubernetes variables; stderr:\n%s", stderr.String())
 	}
 
+	stream := openEventStream(t, addr, cookie)
+
 	type result struct {
 		status int
 		body   string
@@ -125,6 +134,11 @@ server:
 		t.Fatal(err)
 	}
 
+	select {
+	case <-stream:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the /bff/events stream is still open 15s after SIGTERM (shutdown_timeout 60s)")
+	}
 	res := <-done
 	if res.err != nil || res.status != http.StatusOK || res.body != "slow answer" {
 		t.Errorf("in-flight request across SIGTERM = %d %q %v, want 200 \"slow answer\"", res.status, res.body, res.err)
@@ -152,6 +166,66 @@ server:
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Errorf("no shutdown log line; stderr:\n%s", stderr.String())
 	}
+}
+
+// createSession stores a session in the bolt file at path, sealed with
+// key, before the binary opens it, and returns its cookie value.
+func createSession(t *testing.T, path string, key []byte) string {
+	t.Helper()
+	store, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cipher, err := session.NewCipher([][]byte{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.NewManager(session.Config{Store: store, Cipher: cipher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := m.Create(context.Background(), &session.Record{Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(tok)
+}
+
+// openEventStream opens /bff/events with cookie, waits for its first
+// event, and returns a channel closed when the stream ends.
+func openEventStream(t *testing.T, addr, cookie string) <-chan struct{} {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/bff/events", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.AddCookie(&http.Cookie{Name: "__Host-bff", Value: cookie})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("GET /bff/events = %d, want 200", resp.StatusCode)
+	}
+	first := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var once sync.Once
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "event: session") {
+				once.Do(func() { close(first) })
+			}
+		}
+	}()
+	select {
+	case <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no session event on /bff/events within 10s")
+	}
+	return ended
 }
 
 func waitListening(t *testing.T, addr string) {

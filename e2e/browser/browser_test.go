@@ -25,9 +25,10 @@ import (
 // sessionCookie is the BFF's session cookie (DESIGN.md, "Cookies").
 const sessionCookie = "__Host-bff"
 
-// pollWait is how long a signed-in tab may take to notice its session has
-// ended elsewhere: the SPA polls /bff/user every 3 s.
-const pollWait = 6 * time.Second
+// endWait bounds how long a signed-in tab may take to notice its session
+// has ended elsewhere. The SPA hears it on its event stream in
+// milliseconds; the bound only fails a tab that never hears it.
+const endWait = 6 * time.Second
 
 // wantAudiences maps each API the harness configures to the audience its
 // sample API must receive in the bearer token.
@@ -285,7 +286,7 @@ func idTokenClaims(jwt string) (string, bool) {
 
 // TestSignOutOtherDevice signs alice in on two devices (two browsers with
 // separate profiles). Device A's session panel lists both; A signs B out;
-// B's open tab notices through its polling, without a reload, and A stays
+// B's open tab hears it on its event stream, without a reload, and A stays
 // signed in.
 func TestSignOutOtherDevice(t *testing.T) {
 	chromiumPath(t) // skip before starting servers
@@ -312,9 +313,10 @@ func TestSignOutOtherDevice(t *testing.T) {
 	start := time.Now()
 	devA.click(fmt.Sprintf(`#sessions .session-row[data-id=%q] .session-signout`, idB))
 	devB.waitFor("B's open tab to show signed-out without a reload",
-		`window.__e2eOld === true && document.body.dataset.state === "signed-out"`, pollWait)
+		`window.__e2eOld === true && document.body.dataset.state === "signed-out"`, endWait)
 	t.Logf("device B noticed the sign-out after %v", time.Since(start).Round(10*time.Millisecond))
 	checkSessionEnded(devB)
+	checkEndedReason(devB, "revoked")
 	devB.screenshot("session-ended.png")
 
 	devA.waitFor("A's panel to list only A", `document.querySelectorAll("#sessions .session-row").length === 1 &&
@@ -325,8 +327,6 @@ func TestSignOutOtherDevice(t *testing.T) {
 	if got := devB.fetchJSON("/bff/user", nil); got != http.StatusUnauthorized {
 		t.Errorf("device B: GET /bff/user = %d after being signed out, want 401", got)
 	}
-	// A polls too: it must still be signed in after its next poll.
-	time.Sleep(time.Until(start.Add(3500 * time.Millisecond)))
 	devA.waitState(app, "signed-in", time.Second)
 	consoleA.check()
 	consoleB.check()
@@ -334,7 +334,7 @@ func TestSignOutOtherDevice(t *testing.T) {
 
 // TestBackChannelLogout signs a browser in, has the provider send a
 // back-channel logout token for the session's sid, and checks the open tab
-// shows the signed-out view within the polling interval.
+// shows the signed-out view, told why by its event stream.
 func TestBackChannelLogout(t *testing.T) {
 	chromiumPath(t) // skip before starting servers
 	env := harness.Start(t, harness.Options{})
@@ -357,8 +357,9 @@ func TestBackChannelLogout(t *testing.T) {
 	defer cancel()
 	backChannelLogout(ctx, t, env, "", sid)
 	b.waitFor("the open tab to show signed-out without a reload",
-		`window.__e2eOld === true && document.body.dataset.state === "signed-out"`, pollWait)
+		`window.__e2eOld === true && document.body.dataset.state === "signed-out"`, endWait)
 	checkSessionEnded(b)
+	checkEndedReason(b, "backchannel")
 	console.check()
 }
 
@@ -418,6 +419,17 @@ func checkSessionEnded(b *tab) {
 		return !!e && !e.hidden && e.getClientRects().length > 0; })()`, &visible)
 	if !visible {
 		b.t.Errorf("%s: the 'session ended' notice is not shown after the session ended elsewhere", b.name)
+	}
+}
+
+// checkEndedReason checks the signed-out view came from an ended event
+// with reason.
+func checkEndedReason(b *tab, reason string) {
+	b.t.Helper()
+	var got string
+	b.eval("read the ended reason", `document.body.dataset.endedReason || ""`, &got)
+	if got != reason {
+		b.t.Errorf("%s: signed out for %q, want the ended event's %q", b.name, got, reason)
 	}
 }
 

@@ -172,6 +172,27 @@ func newTab(t *testing.T, name string) *tab {
 	return b
 }
 
+// sibling opens another tab in b's browser: the same profile and cookies,
+// as a user opens a second tab of the app. It closes when the test ends.
+func (b *tab) sibling(name string) *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	s := &tab{t: b.t, name: name, ctx: ctx}
+	// The first Run makes the tab; as in newTab, on ctx itself.
+	start := make(chan error, 1)
+	go func() { start <- chromedp.Run(ctx, chromedp.EmulateViewport(viewportWidth, viewportHeight)) }()
+	select {
+	case err := <-start:
+		if err != nil {
+			b.t.Fatalf("%s: opening a tab: %v", name, err)
+		}
+	case <-time.After(stepTimeout):
+		b.t.Fatalf("%s: opening a tab: no answer after %v", name, stepTimeout)
+	}
+	return s
+}
+
 // run runs actions with the step timeout and fails the test on error.
 func (b *tab) run(step string, actions ...chromedp.Action) {
 	b.t.Helper()

@@ -63,6 +63,10 @@ type Client struct {
 	// BackChannelLogoutURI is where [Provider.BackChannelLogout] POSTs
 	// logout tokens for this client; empty means none.
 	BackChannelLogoutURI string
+	// FrontChannelLogoutURI is what the provider's front-channel logout
+	// page (FrontChannelLogoutPath) frames for this client, with iss and
+	// sid; empty means none.
+	FrontChannelLogoutURI string
 	// AuthMethod is "client_secret_basic" (default) or "client_secret_post".
 	// The token endpoint accepts either; this value is what the client
 	// advertises and what token exchange expects.
@@ -179,6 +183,7 @@ func New(cfg Config) (*Provider, error) {
 	p.mux.HandleFunc(tokenPath, p.serveToken)
 	p.mux.HandleFunc(revocationPath, p.serveRevocation)
 	p.mux.HandleFunc(endSessionPath, p.serveEndSession)
+	p.mux.HandleFunc("GET "+FrontChannelLogoutPath, p.serveFrontChannelLogout)
 	p.mux.HandleFunc(authorizePath, p.serveAuthorize)
 	p.mux.Handle("/", o)
 	return p, nil

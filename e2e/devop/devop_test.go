@@ -55,7 +55,8 @@ func newTestEnv(t *testing.T) *testEnv {
 			Name: "Alice Example", GivenName: "Alice", FamilyName: "Example"}},
 		Clients: []Client{
 			{ID: "bff", Secret: "bff-secret", RedirectURIs: []string{testRedirect},
-				PostLogoutRedirectURIs: []string{testPostLogout}, BackChannelLogoutURI: bcl.URL + "/bcl"},
+				PostLogoutRedirectURIs: []string{testPostLogout}, BackChannelLogoutURI: bcl.URL + "/bcl",
+				FrontChannelLogoutURI: "https://rp.example/fcl"},
 			{ID: "bff-post", Secret: "post-secret", RedirectURIs: []string{testRedirect}, AuthMethod: "client_secret_post"},
 		},
 		APIScopes: []string{"orders.read", "orders.write"},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,6 +17,31 @@ import (
 // BackChannelLogoutEvent is the events member of a logout token
 // (OpenID Connect Back-Channel Logout 1.0, section 2.4).
 const BackChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// FrontChannelLogoutPath is the provider's page that signs a provider
+// session out of its clients by OpenID Connect Front-Channel Logout 1.0:
+// GET it with ?sid=<the provider's sid> and it frames each client's
+// FrontChannelLogoutURI with iss and sid, in hidden iframes, as a provider
+// does on its logout page. It ends no session of its own.
+const FrontChannelLogoutPath = "/frontchannel-logout"
+
+func (p *Provider) serveFrontChannelLogout(w http.ResponseWriter, r *http.Request) {
+	sid := r.URL.Query().Get("sid")
+	p.store.mu.Lock()
+	var frames strings.Builder
+	for _, c := range p.store.clients {
+		if c.cfg.FrontChannelLogoutURI == "" {
+			continue
+		}
+		src := c.cfg.FrontChannelLogoutURI + "?" + url.Values{"iss": {p.issuer}, "sid": {sid}}.Encode()
+		fmt.Fprintf(&frames, `<iframe class="rp" hidden src="%s"></iframe>`, html.EscapeString(src))
+	}
+	p.store.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing out</title></head>`+
+		`<body><h1 id="signing-out">Signing you out of your applications…</h1>`+frames.String()+`</body></html>`)
+}
 
 // SignLogoutToken signs claims as they are with the provider's current
 // signing key (RS256, kid and typ "logout+jwt" headers). It adds nothing,

@@ -2,9 +2,11 @@ package devop
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -59,5 +61,21 @@ func TestBackChannelLogout(t *testing.T) {
 	}
 	if err := e.p.BackChannelLogout(context.Background(), "", ""); err == nil {
 		t.Errorf("BackChannelLogout(no sub, no sid) error = nil, want error")
+	}
+}
+
+// TestFrontChannelLogoutPage: the provider's front-channel logout page
+// frames each client's front-channel logout URI with iss and sid, escaped.
+func TestFrontChannelLogoutPage(t *testing.T) {
+	e := newTestEnv(t)
+	resp, err := e.srv.Client().Get(e.srv.URL + FrontChannelLogoutPath + "?sid=" + url.QueryEscape(`s"1&x`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	want := `src="https://rp.example/fcl?iss=` + url.QueryEscape(e.p.Issuer()) + `&amp;sid=s%221%26x"`
+	if resp.StatusCode != http.StatusOK || strings.Count(string(body), "<iframe") != 1 || !strings.Contains(string(body), want) {
+		t.Errorf("GET %s = %d %s; want 200 with one iframe %s", FrontChannelLogoutPath, resp.StatusCode, body, want)
 	}
 }

@@ -122,7 +122,8 @@ func Start(t testing.TB, opts Options) *Env {
 		},
 		Clients: []devop.Client{{
 			ID: ClientID, Secret: ClientSecret, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
-			BackChannelLogoutURI: "https://" + bffListeners[0].Addr().String() + "/bff/backchannel-logout",
+			BackChannelLogoutURI:  "https://" + bffListeners[0].Addr().String() + "/bff/backchannel-logout",
+			FrontChannelLogoutURI: "https://" + bffListeners[0].Addr().String() + "/bff/frontchannel-logout",
 		}},
 		APIScopes:           []string{"orders.read", "profile.read", "admin.all"},
 		AccessTokenLifetime: opts.AccessTokenLifetime,

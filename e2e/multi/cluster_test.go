@@ -56,7 +56,7 @@ var prefixSeq atomic.Int64
 // startCluster starts a cluster whose instances keep their keys under a
 // prefix of their own, removed again when t ends, and waits until every
 // instance is ready.
-func startCluster(t *testing.T, o clusterOptions) *cluster {
+func startCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Helper()
 	prefix := fmt.Sprintf("bfftest:%d:%d:%s:", os.Getpid(), prefixSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "."))
 	mutate := func(c *bff.Config) {
@@ -86,7 +86,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 // dropKeys deletes what a test left under prefix, so that a shared Redis
 // (BFF_TEST_REDIS_URL) does not fill up. Failures are only logged: the
 // server may be a private one already stopped.
-func dropKeys(t *testing.T, redisURL, prefix string) {
+func dropKeys(t testing.TB, redisURL, prefix string) {
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		t.Logf("cleanup: %v", err)
@@ -204,7 +204,8 @@ type user struct {
 	Sub     string         `json:"sub"`
 	Claims  map[string]any `json:"claims"`
 	Session struct {
-		ID string `json:"id"`
+		ID            string    `json:"id"`
+		IdleExpiresAt time.Time `json:"idle_expires_at"`
 	} `json:"session"`
 }
 

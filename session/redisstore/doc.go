@@ -3,8 +3,8 @@
 // balancer.
 //
 // It owns the key layout under the configured prefix, the URL schemes of
-// [Config], the pipelined read batcher (batch.go) and the cross-instance
-// lock. A [Store] is an scs.CtxStore with every extension of package
+// [Config], the pipelined read batcher (batch.go), the cross-instance
+// lock and the session events between instances (pub/sub, notify.go). A [Store] is an scs.CtxStore with every extension of package
 // session, and passes session/storetest; [Store.Client] exposes the
 // go-redis client to the tools (metrics, benchmarks) that need it.
 //

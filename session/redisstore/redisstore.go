@@ -35,6 +35,7 @@ var _ interface {
 	session.Locker
 	session.ReplayCache
 	session.Pinger
+	session.Notifier
 	io.Closer
 } = (*Store)(nil)
 
@@ -48,6 +49,7 @@ var _ interface {
 //	i:<kind>:<value>       sorted set of store keys scored by expiry (ms)
 //	r:<id>                 replay-cache marker, PXAT its expiry
 //	l:<lock name>          lock owner token, PX the lock's ttl
+//	events                 pub/sub channel of session events (notify.go)
 //
 // Every command and script touches one key only, so no key needs a hash
 // tag to run on Cluster.

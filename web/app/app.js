@@ -1,8 +1,14 @@
 // Demo SPA for the BFF. It holds no tokens: every call goes to this origin
 // with the session cookie and the anti-forgery header X-CSRF: 1, and the BFF
 // does the rest. Everything inserted into the page goes through textContent.
+//
+// It learns of its session from the BFF's event stream (GET /bff/events):
+// the session's times, a warning before it expires (with a "stay signed in"
+// button that calls POST /bff/keepalive), and its end, in every open tab.
+// Reading the stream or /bff/user never keeps the session alive.
 
-const POLL_MS = 3000;
+// Reopen the stream this long after the BFF refused it (a 429 or 503).
+const EVENTS_RETRY_MS = 15000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -11,8 +17,11 @@ const state = {
   wasSignedIn: false,
   user: null,
   userKey: '', // sub + session id of the rendered user
-  pollTimer: 0,
   checking: false,
+  events: null, // the EventSource while signed in
+  eventsRetry: 0, // timer to reopen it
+  countdown: 0, // timer of the expiry banner
+  expiringAt: 0, // ms since the epoch (our clock) of the warned end
 };
 
 class SignedOut extends Error {}
@@ -71,11 +80,26 @@ function showError(message) {
   banner.hidden = !message;
 }
 
-function showSignedOut() {
-  const ended = state.wasSignedIn;
+// Why a session ended, as the user reads it (the ended event's reason).
+const ENDED_TEXT = {
+  logout: 'You signed out in another tab or window.',
+  revoked: 'This session was signed out from another device.',
+  backchannel: 'You were signed out at your identity provider.',
+  frontchannel: 'You were signed out at your identity provider.',
+  expired: 'Your session expired because it was not used.',
+  refresh_failed: 'Your session could not be renewed.',
+  replaced: 'You signed in again in another tab.',
+};
+
+function showSignedOut(reason) {
+  const ended = state.wasSignedIn || !!reason;
   state.user = null;
   state.userKey = '';
+  closeEvents();
+  hideExpiring();
+  $('session-ended').textContent = `${ENDED_TEXT[reason] || 'Your session ended.'} Sign in again to continue.`;
   $('session-ended').hidden = !ended;
+  document.body.dataset.endedReason = reason || '';
   $('sign-in').disabled = false;
   showError('');
   setView('signed-out');
@@ -101,10 +125,106 @@ function showSignedIn(user) {
   const fresh = key !== state.userKey || state.view !== 'signed-in';
   state.userKey = key;
   setView('signed-in');
+  openEvents();
   if (fresh) {
     loadAPIs();
     loadSessions();
   }
+}
+
+// ---- session events ----------------------------------------------------
+
+// openEvents opens the session's event stream, once per tab. EventSource
+// reconnects by itself after a dropped connection (sending Last-Event-ID);
+// a refusal (401, 429, 503) closes it, and the page asks /bff/user.
+function openEvents() {
+  if (state.events || state.eventsRetry || typeof EventSource === 'undefined') return;
+  const es = new EventSource('/bff/events');
+  state.events = es;
+  es.addEventListener('session', (e) => {
+    const s = parseEvent(e);
+    if (!s || !state.user) return;
+    state.user.session = { ...(state.user.session || {}), ...s };
+    renderSessionInfo(state.user.session);
+    // A later end than the one warned of: someone stayed signed in.
+    if (state.expiringAt && Date.parse(s.idle_expires_at) > state.expiringAt) hideExpiring();
+  });
+  es.addEventListener('expiring', (e) => {
+    const x = parseEvent(e);
+    if (x) showExpiring(x);
+  });
+  es.addEventListener('ended', (e) => {
+    const x = parseEvent(e) || {};
+    showSignedOut(x.reason || 'unknown');
+  });
+  es.addEventListener('error', () => {
+    if (es.readyState !== EventSource.CLOSED) return; // reconnecting by itself
+    state.events = null;
+    if (state.view !== 'signed-in') return;
+    checkUser(); // 401: signed out; otherwise try the stream again later
+    state.eventsRetry = window.setTimeout(() => {
+      state.eventsRetry = 0;
+      if (state.view === 'signed-in') openEvents();
+    }, EVENTS_RETRY_MS);
+  });
+}
+
+function closeEvents() {
+  if (state.events) state.events.close();
+  state.events = null;
+  if (state.eventsRetry) window.clearTimeout(state.eventsRetry);
+  state.eventsRetry = 0;
+}
+
+function parseEvent(e) {
+  try {
+    const v = JSON.parse(e.data);
+    return v && typeof v === 'object' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+// showExpiring shows the banner with a countdown. The server's
+// seconds_left counts, not its "at": this browser's clock may be off.
+function showExpiring(x) {
+  const left = Number.isFinite(x.seconds_left) ? x.seconds_left : 0;
+  state.expiringAt = Date.parse(x.at) || Date.now() + left * 1000;
+  const end = Date.now() + left * 1000;
+  const idle = x.reason !== 'lifetime';
+  $('expiring-stay').hidden = !idle;
+  $('expiring-stay').disabled = false;
+  const tick = () => {
+    const n = Math.max(0, Math.round((end - Date.now()) / 1000));
+    $('expiring-text').textContent = idle
+      ? `You will be signed out in ${n} s.`
+      : `Your session ends in ${n} s; sign in again to go on.`;
+  };
+  tick();
+  if (state.countdown) window.clearInterval(state.countdown);
+  state.countdown = window.setInterval(tick, 1000);
+  $('expiring-banner').hidden = false;
+}
+
+function hideExpiring() {
+  if (state.countdown) window.clearInterval(state.countdown);
+  state.countdown = 0;
+  state.expiringAt = 0;
+  $('expiring-banner').hidden = true;
+}
+
+// staySignedIn extends the idle timeout; every tab hears the new end as a
+// session event and hides its banner.
+async function staySignedIn() {
+  $('expiring-stay').disabled = true;
+  try {
+    const res = await request('POST', '/bff/keepalive');
+    if (!res.ok) showError(`Could not keep you signed in: HTTP ${res.status}`);
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    showError('Could not keep you signed in: the server did not answer.');
+  }
+  $('expiring-stay').disabled = false;
 }
 
 // ---- formatting --------------------------------------------------------
@@ -359,7 +479,7 @@ async function endOtherSessions() {
   await loadSessions();
 }
 
-// ---- session check and polling -----------------------------------------
+// ---- session check -----------------------------------------------------
 
 // checkUser asks who is signed in and switches views to match.
 async function checkUser() {
@@ -386,17 +506,6 @@ async function checkUser() {
   }
 }
 
-function startPolling() {
-  stopPolling();
-  if (document.visibilityState !== 'visible') return;
-  state.pollTimer = window.setInterval(checkUser, POLL_MS);
-}
-
-function stopPolling() {
-  if (state.pollTimer) window.clearInterval(state.pollTimer);
-  state.pollTimer = 0;
-}
-
 function signIn() {
   $('sign-in').disabled = true;
   const back = location.pathname + location.search;
@@ -416,7 +525,7 @@ function signOut() {
     return;
   }
   $('sign-out').disabled = true;
-  stopPolling();
+  closeEvents();
   location.assign(target.pathname + target.search);
 }
 
@@ -437,31 +546,24 @@ function init() {
   $('sign-in').addEventListener('click', signIn);
   $('sign-out').addEventListener('click', signOut);
   $('signout-others').addEventListener('click', endOtherSessions);
+  $('expiring-stay').addEventListener('click', staySignedIn);
   $('retry').addEventListener('click', () => {
     $('retry').hidden = true;
     $('loading-text').textContent = 'Checking your session…';
     checkUser();
   });
+  // The stream tells of ends; a tab coming back also re-reads the list.
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') {
-      checkUser();
-      if (state.view === 'signed-in') loadSessions();
-      startPolling();
-    } else {
-      stopPolling();
-    }
+    if (document.visibilityState === 'visible' && state.view === 'signed-in') loadSessions();
   });
-  window.addEventListener('focus', checkUser);
   window.addEventListener('pageshow', (e) => {
     if (e.persisted) {
       $('sign-out').disabled = false;
       checkUser();
-      startPolling();
     }
   });
   setView('loading');
   checkUser();
-  startPolling();
 }
 
 init();
