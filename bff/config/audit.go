@@ -30,6 +30,13 @@ func (c Config) Audit() []string {
 			w = append(w, fmt.Sprintf("apis[%d].upstream uses plain http to a public host: access tokens cross the network unencrypted; use https", i))
 		}
 	}
+	for i, a := range c.APIs {
+		for j, r := range a.Require {
+			if len(r.AMR) > 0 && len(r.ACR) == 0 {
+				w = append(w, fmt.Sprintf("apis[%d].require[%d] has amr but no acr: OpenID Connect cannot ask a provider for authentication methods, so its step-up sign-in only forces a fresh login (prompt=login); add the acr value your provider maps to those methods", i, j))
+			}
+		}
+	}
 	if !slices.Contains(c.OIDC.Scopes, "offline_access") {
 		w = append(w, "oidc.scopes lacks offline_access: without a refresh token, sessions end when the access token expires")
 	}

@@ -36,6 +36,8 @@ func TestAudit(t *testing.T) {
 		{"trust everyone", func(c *Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, "trusted_proxies[0] trusts every address"},
 		{"trust a subnet", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8"} }, ""},
 		{"rate limit off", func(c *Config) { c.RateLimit.LoginPerMinute = -1 }, "rate limit is off"},
+		{"amr without acr", func(c *Config) { c.APIs[0].Require = []RuleConfig{{AMR: []string{"otp"}}} }, "apis[0].require[0] has amr but no acr"},
+		{"amr with acr", func(c *Config) { c.APIs[0].Require = []RuleConfig{{AMR: []string{"otp"}, ACR: []string{"mfa"}}} }, ""},
 		{"metrics on the main listener", func(c *Config) { c.MetricsListen = "" }, "metrics_listen is not set"},
 		{"route left out of sign-in", func(c *Config) {
 			off := false

@@ -189,6 +189,37 @@ type APIConfig struct {
 	// Content-Security-Policy ("default-src 'none'; frame-ancestors 'none';
 	// sandbox") when they carry none of their own. Default false.
 	PassthroughCSP bool `yaml:"passthrough_csp"`
+	// Require lists the route's authorization rules: every rule whose
+	// Methods match the request must hold, on the session's ID-token
+	// claims, before any token is fetched or anything reaches the
+	// upstream. Default none: every signed-in user may call the route.
+	// Only user and user-optional routes may have rules.
+	Require []RuleConfig `yaml:"require"`
+}
+
+// RuleConfig is one authorization rule of an API route
+// (apis[].require[]). A rule needs at least one condition; all of its
+// conditions must hold.
+type RuleConfig struct {
+	// Methods the rule applies to (upper case; a rule for GET applies to
+	// HEAD too). Default all.
+	Methods []string `yaml:"methods" config:"keepempty"`
+	// Claims maps an ID-token claim name to the values it may have: the
+	// claim must equal one of them, or, when it is an array, contain one.
+	// Values are strings, booleans or numbers, compared with their type
+	// ("true" is not true). Failing: 403 forbidden.
+	Claims map[string][]ClaimValue `yaml:"claims" config:"keepempty"`
+	// ACR lists the acr values the session's sign-in may have (any one of
+	// them; preferred first: they are asked for as acr_values in this
+	// order). Failing: 401 step_up_required.
+	ACR []string `yaml:"acr" config:"keepempty"`
+	// AMR lists authentication methods the sign-in must all have used
+	// (RFC 8176 values such as otp, hwk). Failing: 401 step_up_required.
+	AMR []string `yaml:"amr" config:"keepempty"`
+	// MaxAge is the longest time since the user last authenticated at the
+	// provider (the ID token's auth_time), in whole seconds. Default 0:
+	// none. Failing: 401 step_up_required.
+	MaxAge time.Duration `yaml:"max_age"`
 }
 
 // SPAConfig describes the static single-page app.

@@ -152,6 +152,8 @@ func setLeaf(f reflect.Value, value, envName string) error {
 		f.SetInt(n)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		f.Set(reflect.ValueOf(splitList(value)).Convert(t))
+	case t == claimsType:
+		return setClaimsFromEnv(f, value, envName)
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String:
 		m := reflect.MakeMap(t)
 		for i, item := range splitList(value) {

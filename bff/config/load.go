@@ -211,6 +211,14 @@ func (c *nodeChecker) check(n *yaml.Node, t reflect.Type, key string) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return // null leaves the zero value
 	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		// A type that reads itself (ClaimValue) says what is wrong; its
+		// errors quote no value.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			c.add(key, n, "%s", cleanYAMLError(err))
+		}
+		return
+	}
 	switch {
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -291,7 +299,10 @@ func joinKey(parent, name string) string {
 	return parent + "." + name
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType    = reflect.TypeFor[time.Duration]()
+	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+)
 
 func describeType(t reflect.Type) string {
 	switch {
@@ -333,12 +344,16 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 }
 
 // normalizeEmpty sets empty slices and maps to nil, so "scopes: []" means
-// unset and a marshalled config loads back equal.
+// unset and a marshalled config loads back equal. Fields tagged
+// config:"keepempty" are left alone: there an empty list is a mistake
+// (a rule's "acr: []" would otherwise read as no condition) that
+// Validate reports.
 func normalizeEmpty(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if yamlName(v.Type().Field(i)) != "" {
+			f := v.Type().Field(i)
+			if yamlName(f) != "" && f.Tag.Get("config") != "keepempty" {
 				normalizeEmpty(v.Field(i))
 			}
 		}

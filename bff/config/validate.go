@@ -305,6 +305,7 @@ func (v *validator) apis(apis []APIConfig) {
 		if a.Timeout < 0 {
 			v.add(key("timeout"), "must be positive")
 		}
+		v.rules(i, a)
 	}
 }
 
