@@ -149,10 +149,28 @@ func randomString(n int) string {
 // times.
 func (m *Manager) Create(ctx context.Context, rec *Record) (token Secret, err error) {
 	now := m.cfg.Now()
+	return m.create(ctx, rec, now, now.Add(m.cfg.Lifetime))
+}
+
+// Continue is [Manager.Create] for a sign-in that continues the session
+// prev, a step-up by the same user: the new session gets a new ID and a
+// new cookie token like any sign-in (no fixation), but keeps prev's
+// CreatedAt and ExpiresAt, so that a step-up never extends a session's
+// absolute lifetime. A prev past its absolute end is not continued:
+// Continue then does what Create does. Ending prev is the caller's job.
+func (m *Manager) Continue(ctx context.Context, rec, prev *Record) (token Secret, err error) {
+	now := m.cfg.Now()
+	if prev == nil || !now.Before(prev.ExpiresAt) || prev.ExpiresAt.After(now.Add(m.cfg.Lifetime)) {
+		return m.Create(ctx, rec)
+	}
+	return m.create(ctx, rec, prev.CreatedAt, prev.ExpiresAt)
+}
+
+func (m *Manager) create(ctx context.Context, rec *Record, created, expires time.Time) (Secret, error) {
 	rec.ID = randomString(16)
-	rec.CreatedAt = now
-	rec.LastSeenAt = now
-	rec.ExpiresAt = now.Add(m.cfg.Lifetime)
+	rec.CreatedAt = created
+	rec.LastSeenAt = m.cfg.Now()
+	rec.ExpiresAt = expires
 	tok := randomString(32)
 	key := StoreKey(tok)
 	if err := m.save(ctx, key, rec, true); err != nil {

@@ -25,6 +25,15 @@ type Record struct {
 	SID string `json:"sid,omitempty"`
 	// Claims are the ID token's claims as JSON.
 	Claims json.RawMessage `json:"claims,omitempty"`
+	// ACR, AMR and AuthTime are the sign-in's strength: the verified ID
+	// token's acr, amr and auth_time (zero when the provider sent none).
+	// They are set at sign-in only (a token refresh does not
+	// re-authenticate the user), checked by the routes' rules
+	// (apis[].require) and shown in /bff/user. A step-up sign-in makes a
+	// new record with new values.
+	ACR      string    `json:"acr,omitempty"`
+	AMR      []string  `json:"amr,omitempty"`
+	AuthTime time.Time `json:"aut,omitzero"`
 
 	IDToken      Secret    `json:"idt,omitempty"`
 	AccessToken  Secret    `json:"at,omitempty"`
@@ -77,6 +86,7 @@ type Token struct {
 func (r *Record) Clone() *Record {
 	c := *r
 	c.Claims = append(json.RawMessage(nil), r.Claims...)
+	c.AMR = slices.Clone(r.AMR)
 	c.Tokens = maps.Clone(r.Tokens)
 	c.Resources = slices.Clone(r.Resources)
 	return &c

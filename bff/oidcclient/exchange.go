@@ -17,6 +17,12 @@ type Identity struct {
 	// back-channel and front-channel logout; "" when absent.
 	SID    string
 	Claims json.RawMessage
+	// ACR, AMR and AuthTime are the ID token's acr, amr and auth_time
+	// (OpenID Connect Core 1.0 section 2): how and when the user
+	// authenticated, as the provider says. Empty and zero when absent.
+	ACR      string
+	AMR      []string
+	AuthTime time.Time
 	// IDToken is the raw ID token, kept for id_token_hint at logout.
 	IDToken     string
 	AccessToken string
@@ -75,12 +81,21 @@ func (c *Client) Exchange(ctx context.Context, code string, verifier Verifier, n
 	}
 	var std struct {
 		SID string `json:"sid"`
+		// acr and amr of unexpected types are taken as absent: a
+		// session is never stronger than what is clearly stated.
+		ACR      any     `json:"acr"`
+		AMR      any     `json:"amr"`
+		AuthTime float64 `json:"auth_time"`
 	}
 	_ = json.Unmarshal(claims, &std)
+	acr, _ := std.ACR.(string)
 	return &Identity{
 		Subject:      idt.Subject,
 		SID:          std.SID,
 		Claims:       claims,
+		ACR:          acr,
+		AMR:          stringList(std.AMR),
+		AuthTime:     numericDate(std.AuthTime),
 		IDToken:      tok.IDToken,
 		AccessToken:  tok.AccessToken,
 		TokenType:    tokenType(tok.TokenType),
@@ -101,4 +116,31 @@ func tokenType(t string) string {
 		return TokenTypeDPoP
 	}
 	return "Bearer"
+}
+
+// stringList is v when it is a JSON array of strings, else nil.
+func stringList(v any) []string {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(arr))
+	for _, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// numericDate is a JWT NumericDate (seconds since the epoch); zero for 0
+// or a negative value.
+func numericDate(secs float64) time.Time {
+	if secs <= 0 {
+		return time.Time{}
+	}
+	whole := int64(secs)
+	return time.Unix(whole, int64((secs-float64(whole))*1e9))
 }
