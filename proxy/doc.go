@@ -18,7 +18,10 @@
 //
 // One response filter runs on every route (claims.go, response.go,
 // location.go): the browser's client-claimed headers never reach an API, and
-// nothing an API answers can act on the app's origin.
+// nothing an API answers can act on the app's origin. On routes called with
+// the user's token, an API's RFC 9470 step-up challenge (401 with
+// error="insufficient_user_authentication") is not passed on: Config.StepUp
+// answers it (stepup.go), so the BFF can have the user sign in again.
 //
 // The Handler does NOT check anti-forgery headers (X-CSRF, Origin,
 // Sec-Fetch-Site) and does NOT look at sessions: Config.Middleware does

@@ -61,6 +61,10 @@ func writeError(w http.ResponseWriter, e apiError) {
 // to the log only: it may name internal hosts.
 func (h *Handler) errorHandler(rt *route) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if su, ok := err.(*stepUpError); ok {
+			h.stepUpRequired(w, r, su.c)
+			return
+		}
 		ctx := r.Context() // r is the outbound request; its context is the client's
 		attrs := []slog.Attr{
 			slog.String("route", rt.Prefix),
@@ -108,4 +112,18 @@ func (h *Handler) tokenFailed(w http.ResponseWriter, r *http.Request, rt *route,
 	}
 	h.log.LogAttrs(ctx, slog.LevelError, "proxy: token source failed", slog.String("route", rt.Prefix), slog.Any("err", err))
 	writeError(w, errTokenUnavailable)
+}
+
+// stepUpRequired answers an upstream's step-up challenge with
+// Config.StepUp, given the browser's request (out is the upstream one).
+func (h *Handler) stepUpRequired(w http.ResponseWriter, out *http.Request, c StepUpChallenge) {
+	in := out
+	if ow, ok := w.(*observedWriter); ok && ow.in != nil {
+		in = ow.in
+	}
+	if h.stepUp != nil {
+		h.stepUp(w, in, c)
+		return
+	}
+	writeStepUp(w, c)
 }

@@ -13,6 +13,9 @@ type observedWriter struct {
 	http.ResponseWriter
 	status   int
 	hijacked bool
+	// in is the browser's request, for the error handler, which
+	// ReverseProxy gives only the upstream one.
+	in *http.Request
 }
 
 func (o *observedWriter) WriteHeader(code int) {

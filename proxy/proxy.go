@@ -158,6 +158,14 @@ type Config struct {
 	// [Handler.ForPath]), for what must run before the proxy on API calls
 	// only: anti-forgery checks, binding the call to its session.
 	Middleware func(http.Handler) http.Handler
+	// StepUp, when set, answers a call on a user or user-optional route
+	// whose upstream asked for a stronger sign-in: 401 with an RFC 9470
+	// challenge (WWW-Authenticate: Bearer or DPoP
+	// error="insufficient_user_authentication"). The upstream's answer,
+	// body and challenge included, is dropped; r is the browser's
+	// request. Default: 401 {"error":"step_up_required", "acr_values",
+	// "max_age"} (each when the challenge set it).
+	StepUp func(w http.ResponseWriter, r *http.Request, c StepUpChallenge)
 	// Observe, when set, is called once per request the Handler serves,
 	// after it ends, with the request's context, the route prefix (""
 	// when no route matched), the status sent to the client (499 when the
@@ -180,6 +188,7 @@ type Handler struct {
 	byConfig   []*route // config order
 	tokens     TokenSource
 	tokenError func(w http.ResponseWriter, r *http.Request, err error)
+	stepUp     func(w http.ResponseWriter, r *http.Request, c StepUpChallenge)
 	observe    func(ctx context.Context, route string, status int, d time.Duration)
 	trusted    []netip.Prefix
 	publicHost string
@@ -195,6 +204,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		tokens:     cfg.Tokens,
 		tokenError: cfg.TokenError,
+		stepUp:     cfg.StepUp,
 		observe:    cfg.Observe,
 		tracer:     cfg.TracerProvider,
 		propagator: cfg.Propagator,
@@ -297,7 +307,7 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *route) 
 	// Every answer goes through observedWriter, observed or not: it is
 	// what keeps an upstream's interim 1xx answers, whose fields bypass
 	// the response filter, from the browser.
-	ow := &observedWriter{ResponseWriter: w}
+	ow := &observedWriter{ResponseWriter: w, in: r}
 	if h.observe == nil {
 		h.serve(ow, r, rt)
 		return

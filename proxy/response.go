@@ -83,8 +83,14 @@ var droppedVerdicts = nameVerdicts{classify: droppedResponseHeader}
 // upstream's own address back to the route in Location, Content-Location,
 // Refresh and Link, makes the answer inert should a browser open it
 // (nosniff, a Content-Type, APIContentSecurityPolicy), and, on routes
-// called with the user's token, keeps it out of shared caches.
+// called with the user's token, keeps it out of shared caches and turns an
+// RFC 9470 step-up challenge into Config.StepUp's answer (stepup.go).
 func (rt *route) modifyResponse(res *http.Response) error {
+	if res.StatusCode == http.StatusUnauthorized && rt.userToken() {
+		if c, ok := stepUpChallenge(res.Header["Www-Authenticate"]); ok {
+			return &stepUpError{c} // the error handler answers instead
+		}
+	}
 	hdr := res.Header
 	for name := range hdr {
 		if droppedVerdicts.is(name) {
@@ -96,7 +102,7 @@ func (rt *route) modifyResponse(res *http.Response) error {
 	if res.StatusCode != http.StatusSwitchingProtocols {
 		rt.setInert(hdr, res.StatusCode)
 	}
-	if rt.mode == TokenUser || rt.mode == TokenUserOptional {
+	if rt.userToken() {
 		keepFromSharedCaches(hdr)
 	}
 	filterTrailers(res)

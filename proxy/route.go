@@ -33,6 +33,10 @@ type route struct {
 	nonce *nonceCell
 }
 
+// userToken reports whether rt's calls carry the user's token (or would,
+// for a signed-in user).
+func (rt *route) userToken() bool { return rt.mode == TokenUser || rt.mode == TokenUserOptional }
+
 // allows reports whether method may be proxied on rt.
 func (rt *route) allows(method string) bool {
 	if rt.allowAll {

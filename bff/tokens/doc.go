@@ -6,6 +6,10 @@
 // before it can be used again. [Manager] implements proxy.TokenSource: a
 // DPoP-bound token goes with the session's key as its proof maker.
 //
+// Before it looks for a token it checks the call against its route's
+// rules (authz.Authorizer, given in Config): a call the rules refuse never
+// costs a token renewal, and never reaches the upstream.
+//
 // It reads and writes sessions only through session.Manager and calls the
 // provider only through oidcclient.Client. It must not import the bff
 // package or any store driver, and knows nothing of HTTP answers: its

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bff-project/bff/bff/authz"
 	"github.com/bff-project/bff/bff/oidcclient"
 	"github.com/bff-project/bff/proxy"
 	"github.com/bff-project/bff/session"
@@ -19,10 +20,12 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Errors of [Manager.Token], for errors.Is. Any other error wraps
-// oidcclient.ErrUnavailable (the provider is down: 503, the session
-// stays), an *oidcclient.TokenError (the provider refused this route's
-// token: the route's configuration, not the session) or [ErrStore].
+// Errors of [Manager.Token], for errors.Is. Any other error is one of
+// authz.Check's (authz.ErrForbidden, *authz.StepUp: the route's rules
+// refuse the call), or wraps oidcclient.ErrUnavailable (the provider is
+// down: 503, the session stays), an *oidcclient.TokenError (the provider
+// refused this route's token: the route's configuration, not the session)
+// or [ErrStore].
 var (
 	// ErrUnauthenticated: the call has no live session.
 	ErrUnauthenticated = errors.New("tokens: no session")
@@ -75,6 +78,10 @@ type Config struct {
 	// Tracer, when set, makes each renewal one span, however many calls
 	// waited for it: their spans are linked to it. Default nil: no tracing.
 	Tracer trace.Tracer
+	// Authorizer checks each call against its route's rules
+	// (apis[].require) once the session is loaded, before any token is
+	// looked up or renewed. Default nil: no route has rules.
+	Authorizer *authz.Authorizer
 }
 
 // Manager gives each API call its route's token. It is safe for
@@ -175,10 +182,15 @@ func (m *Manager) Token(r *http.Request, route *proxy.Route) (proxy.Credential, 
 		return proxy.Credential{}, err
 	}
 	if rec == nil {
-		if route.Token == proxy.TokenUserOptional {
+		// An anonymous call on a user-optional route passes unless a rule
+		// applies to it: rules hold on a signed-in user.
+		if route.Token == proxy.TokenUserOptional && !m.cfg.Authorizer.Applies(route.Index, r.Method) {
 			return proxy.Credential{}, nil
 		}
 		return proxy.Credential{}, ErrUnauthenticated
+	}
+	if err := m.cfg.Authorizer.Check(route.Index, r.Method, rec); err != nil {
+		return proxy.Credential{}, err
 	}
 	if tok, ok := freshToken(rec, sp, time.Now()); ok {
 		return m.credential(rec, tok)
