@@ -85,6 +85,12 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A sign-in that did not reach what it asked for (a provider that
+	// ignored acr_values or max_age) changes nothing: the session it was
+	// to upgrade stays as it was.
+	if err := checkStrength(flow, rec, time.Now()); err != nil {
+		return err
+	}
 	rec.UserAgent = truncate(r.UserAgent(), 256)
 	rec.IP = s.clientIP(r)
 	// Renew the session ID at sign-in: an existing session of this browser
@@ -97,18 +103,58 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	if flow.Prev != "" && !slices.Contains(prev, flow.Prev) {
 		prev = append(prev, flow.Prev)
 	}
-	if _, err := s.endSessions(ctx, prev, session.ReasonReplaced); err != nil {
+	ended, err := s.endPrevious(ctx, prev, rec.Subject)
+	if err != nil {
 		return err
 	}
-	token, err := s.sessions.Create(ctx, rec)
+	// The same user signing in again (a step-up) continues the session:
+	// new ID, cookie, tokens and strength, the same start and absolute
+	// end. Another user replaces it.
+	continued := sameUser(ended, rec.Subject)
+	token, err := s.sessions.Continue(ctx, rec, continued)
 	if err != nil {
 		return errStoreDown(err)
 	}
 	s.setSessionCookie(w, string(token), rec.ExpiresAt)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.metrics.sessionsCreated.Inc()
-	s.log.InfoContext(ctx, "signed in", "request_id", requestID(ctx), "session", rec.ID)
+	s.log.InfoContext(ctx, "signed in", "request_id", requestID(ctx), "session", rec.ID, "continued", continued != nil)
 	http.Redirect(w, r, flow.ReturnURL, http.StatusFound)
+	return nil
+}
+
+// endPrevious ends the browser's previous sessions at a sign-in by sub:
+// one of sub's own ends for session.ReasonStepUp (its streams hear that the
+// session goes on under a new cookie), any other for
+// session.ReasonReplaced.
+func (s *Server) endPrevious(ctx context.Context, keys []string, sub string) ([]*session.Record, error) {
+	var ended []*session.Record
+	for _, key := range keys {
+		old, err := s.sessions.LoadKey(ctx, key)
+		if err != nil {
+			return ended, errStoreDown(err)
+		}
+		reason := session.ReasonReplaced
+		if old != nil && old.Subject == sub {
+			reason = session.ReasonStepUp
+		}
+		recs, err := s.endSessions(ctx, []string{key}, reason)
+		ended = append(ended, recs...)
+		if err != nil {
+			return ended, err
+		}
+	}
+	return ended, nil
+}
+
+// sameUser is the ended session of sub, if any: the session a sign-in by
+// the same user continues.
+func sameUser(ended []*session.Record, sub string) *session.Record {
+	for _, rec := range ended {
+		if rec.Subject == sub {
+			return rec
+		}
+	}
 	return nil
 }
 
@@ -137,6 +183,9 @@ func (s *Server) exchangeCode(ctx context.Context, code string, flow loginFlow) 
 		Subject:         id.Subject,
 		SID:             id.SID,
 		Claims:          id.Claims,
+		ACR:             id.ACR,
+		AMR:             id.AMR,
+		AuthTime:        id.AuthTime,
 		IDToken:         session.Secret(id.IDToken),
 		AccessToken:     session.Secret(id.AccessToken),
 		AccessTokenType: id.TokenType,

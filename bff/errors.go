@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/bff-project/bff/bff/authz"
 	"github.com/bff-project/bff/bff/oidcclient"
 	"github.com/bff-project/bff/bff/tokens"
 	"github.com/bff-project/bff/proxy"
@@ -21,6 +22,10 @@ type HTTPError struct {
 	Code        string // the contract's "error" field, e.g. "csrf"
 	Description string // short human text for the client
 	Err         error  // the cause, logged, never sent
+	// StepUp, on a step_up_required answer, is what a new sign-in must
+	// reach: the answer then also carries acr_values, max_age and the
+	// login_url that asks for it (stepup.go).
+	StepUp *authz.StepUp
 }
 
 func (e *HTTPError) Error() string {
@@ -61,6 +66,10 @@ type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
 	RequestID   string `json:"request_id,omitempty"`
+	// The step_up_required fields (DESIGN's proxied-call row).
+	ACRValues string `json:"acr_values,omitempty"`
+	MaxAge    *int64 `json:"max_age,omitempty"`
+	LoginURL  string `json:"login_url,omitempty"`
 }
 
 // handlerFunc is a handler that returns its error instead of answering
@@ -97,15 +106,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.log.Log(r.Context(), level, "request failed", attrs...)
 
+	body := errorBody{Error: he.Code, Description: he.Description, RequestID: id}
+	if he.StepUp != nil {
+		s.addStepUp(&body, r, he.StepUp)
+	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if wantsHTML(r) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(status)
-		_ = errorPage.Execute(w, map[string]any{"Status": status, "Code": he.Code, "Description": he.Description, "RequestID": id})
+		_ = errorPage.Execute(w, map[string]any{"Status": status, "Code": he.Code, "Description": he.Description, "RequestID": id, "LoginURL": body.LoginURL})
 		return
 	}
-	writeJSON(w, status, errorBody{Error: he.Code, Description: he.Description, RequestID: id})
+	writeJSON(w, status, body)
 }
 
 // wantsHTML reports whether the request is a browser navigation rather than
@@ -129,6 +142,7 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <title>Sign-in problem</title></head>
 <body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2933">
 <h1 style="font-size:1.4rem">{{.Description}}</h1>
+{{if .LoginURL}}<p><a href="{{.LoginURL}}">Sign in again</a></p>{{end}}
 <p><a href="/">Back to the application</a></p>
 <p style="color:#616e7c;font-size:.85rem">Error {{.Status}} · {{.Code}} · request {{.RequestID}}</p>
 </body></html>
@@ -139,9 +153,14 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 func httpError(err error) *HTTPError {
 	var he *HTTPError
 	var te *oidcclient.TokenError
+	var su *authz.StepUp
 	switch {
 	case errors.As(err, &he):
 		return he
+	case errors.Is(err, authz.ErrForbidden):
+		return errorf(http.StatusForbidden, "forbidden", "You are not allowed to do this.", err)
+	case errors.As(err, &su):
+		return errStepUp(su, err)
 	case errors.Is(err, tokens.ErrUnauthenticated):
 		return errUnauthenticated
 	case errors.Is(err, tokens.ErrSessionEnded):

@@ -2,6 +2,8 @@ package bff
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/bff-project/bff/bff/oidcclient"
@@ -9,7 +11,8 @@ import (
 
 // handleLogin starts the authorization code flow with PKCE (RFC 7636, S256),
 // state and nonce, remembering them in the login cookie, and redirects to
-// the provider.
+// the provider, passing on the checked optional parameters (acr_values,
+// max_age, prompt, login_hint: login_params.go).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	returnURL := r.URL.Query().Get("returnUrl")
 	if returnURL == "" {
@@ -19,8 +22,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "invalid_return_url",
 			"The return address must be a path on this site.", nil)
 	}
+	params, err := parseLoginParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
 	state, nonce, verifier := oidcclient.NewState(), oidcclient.NewNonce(), oidcclient.NewVerifier()
-	var opts []oidcclient.AuthCodeOption
+	opts := params.options()
 	var jkt string
 	switch dpop, err := s.provider.DPoP(r.Context()); {
 	case err != nil:
@@ -48,7 +55,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		prev = ""
 	}
 	sess, flows := s.login.read(r)
-	flows[string(state)] = loginFlow{Verifier: string(verifier), Nonce: string(nonce), ReturnURL: returnURL, Created: time.Now(), Prev: prev, DPoPJKT: jkt}
+	flows[string(state)] = loginFlow{
+		Verifier: string(verifier), Nonce: string(nonce), ReturnURL: returnURL, Created: time.Now(), Prev: prev, DPoPJKT: jkt,
+		ACRValues: strings.Join(params.acrValues, " "), MaxAge: params.maxAge, Reauthenticate: slices.Contains(params.prompt, "login"),
+	}
 	if err := s.login.write(w, r, sess, flows); err != nil {
 		return errorf(http.StatusInternalServerError, "server_error", "Could not start sign-in.", err)
 	}

@@ -38,6 +38,13 @@ type loginFlow struct {
 	// sign-in started, to end at the callback: the provider's redirect back
 	// is a cross-site navigation, which brings no SameSite=Strict cookie.
 	Prev string `json:"p,omitempty"`
+	// What the sign-in asked the provider for, which the callback checks
+	// the ID token against (checkStrength): acr_values (space-separated),
+	// max_age in seconds, and whether prompt=login asked for a fresh
+	// login.
+	ACRValues      string `json:"a,omitempty"`
+	MaxAge         *int64 `json:"m,omitempty"`
+	Reauthenticate bool   `json:"l,omitempty"`
 }
 
 // loginFlows keeps login-flow state in a short-lived cookie made with

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bff-project/bff/bff/authz"
 	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/bff/tokens"
 	"github.com/bff-project/bff/proxy"
@@ -26,14 +27,18 @@ func (s *Server) buildHandler() error {
 			Scopes: a.Scopes, Exchange: a.Exchange, PassthroughCSP: a.PassthroughCSP,
 		}
 	}
-	var err error
+	az, err := authz.New(authz.Config{Routes: authzRules(s.cfg.APIs)})
+	if err != nil {
+		return &config.Error{Key: "apis", Problem: err.Error()}
+	}
 	s.tokens, err = tokens.New(tokens.Config{
 		Sessions: s.sessions, Provider: s.provider, Routes: routes, AtSignIn: atSignIn, Logger: s.log,
 		RefreshSkew: s.cfg.OIDC.RefreshSkew, Timeout: s.cfg.OIDC.Timeout,
-		Refreshed: func(result string) { s.metrics.refreshes.WithLabelValues(result).Inc() },
-		Ended:     func(reason string) { s.metrics.sessionsEnded.WithLabelValues(reason).Inc() },
-		Revoke:    s.revokeToken,
-		Tracer:    s.tracer,
+		Refreshed:  func(result string) { s.metrics.refreshes.WithLabelValues(result).Inc() },
+		Ended:      func(reason string) { s.metrics.sessionsEnded.WithLabelValues(reason).Inc() },
+		Revoke:     s.revokeToken,
+		Tracer:     s.tracer,
+		Authorizer: az,
 	})
 	if err != nil {
 		return err
@@ -45,6 +50,7 @@ func (s *Server) buildHandler() error {
 		PublicHost:     s.publicURL.Host,
 		Logger:         s.log,
 		TokenError:     s.writeError,
+		StepUp:         s.stepUpFromUpstream,
 		Observe:        s.observeProxy,
 		TracerProvider: s.tracerProvider(),
 		Propagator:     s.propagator(),
@@ -203,4 +209,24 @@ func (s *Server) observeProxy(ctx context.Context, route string, status int, d t
 	if status == http.StatusBadGateway || status == http.StatusGatewayTimeout || status == 499 {
 		s.metrics.upstreamErrors.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	}
+}
+
+// authzRules are the routes' rules (apis[].require) in authz's terms.
+func authzRules(apis []config.APIConfig) [][]authz.Rule {
+	out := make([][]authz.Rule, len(apis))
+	for i, a := range apis {
+		for _, r := range a.Require {
+			rule := authz.Rule{Methods: r.Methods, ACR: r.ACR, AMR: r.AMR, MaxAge: r.MaxAge}
+			if len(r.Claims) > 0 {
+				rule.Claims = make(map[string][]any, len(r.Claims))
+				for name, vals := range r.Claims {
+					for _, v := range vals {
+						rule.Claims[name] = append(rule.Claims[name], v.Value)
+					}
+				}
+			}
+			out[i] = append(out[i], rule)
+		}
+	}
+	return out
 }

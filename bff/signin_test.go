@@ -289,11 +289,12 @@ func checkUser(t *testing.T, b *harness.Browser, bffURL, cookieValue string) {
 	var u struct {
 		Sub     string            `json:"sub"`
 		Claims  map[string]any    `json:"claims"`
-		Session map[string]string `json:"session"`
+		Session map[string]any `json:"session"`
 	}
 	if err := json.Unmarshal([]byte(body), &u); err != nil {
 		t.Fatalf("/bff/user body %s: %v", body, err)
 	}
+	sess := func(k string) string { v, _ := u.Session[k].(string); return v }
 	if u.Sub != harness.UserSubject {
 		t.Errorf("sub = %q, want %q", u.Sub, harness.UserSubject)
 	}
@@ -306,7 +307,7 @@ func checkUser(t *testing.T, b *harness.Browser, bffURL, cookieValue string) {
 	if got := u.Claims["sub"]; got != harness.UserSubject {
 		t.Errorf("claims.sub = %v, want %q", got, harness.UserSubject)
 	}
-	id := u.Session["id"]
+	id := sess("id")
 	if id == "" {
 		t.Fatalf("session.id is empty in %s", body)
 	}
@@ -318,9 +319,9 @@ func checkUser(t *testing.T, b *harness.Browser, bffURL, cookieValue string) {
 	}
 	times := map[string]time.Time{}
 	for _, k := range []string{"created_at", "expires_at", "idle_expires_at"} {
-		v, err := time.Parse(time.RFC3339Nano, u.Session[k])
+		v, err := time.Parse(time.RFC3339Nano, sess(k))
 		if err != nil {
-			t.Errorf("session.%s = %q, want an RFC 3339 time: %v", k, u.Session[k], err)
+			t.Errorf("session.%s = %q, want an RFC 3339 time: %v", k, sess(k), err)
 		}
 		times[k] = v
 	}
@@ -334,8 +335,20 @@ func checkUser(t *testing.T, b *harness.Browser, bffURL, cookieValue string) {
 	if ie := times["idle_expires_at"]; ie.Before(now) || ie.After(times["expires_at"]) {
 		t.Errorf("session.idle_expires_at = %v, want between now and expires_at %v", ie, times["expires_at"])
 	}
-	if got, want := u.Session["logout_url"], "/bff/logout?sid="+url.QueryEscape(id); got != want {
+	if got, want := sess("logout_url"), "/bff/logout?sid="+url.QueryEscape(id); got != want {
 		t.Errorf("session.logout_url = %q, want %q", got, want)
+	}
+	// The sign-in's strength is the ID token's.
+	wantACR, _ := u.Claims["acr"].(string)
+	if got := u.Session["acr"]; got != wantACR {
+		t.Errorf("session.acr = %v, want the ID token's %q", got, wantACR)
+	}
+	if got, want := fmt.Sprint(u.Session["amr"]), fmt.Sprint(u.Claims["amr"]); got != want {
+		t.Errorf("session.amr = %s, want the ID token's %s", got, want)
+	}
+	authTime, err := time.Parse(time.RFC3339, sess("auth_time"))
+	if at, _ := u.Claims["auth_time"].(float64); err != nil || authTime.Unix() != int64(at) {
+		t.Errorf("session.auth_time = %q, want the ID token's auth_time %v as RFC 3339", sess("auth_time"), u.Claims["auth_time"])
 	}
 }
 

@@ -31,6 +31,11 @@ type sessionInfo struct {
 	ExpiresAt     time.Time `json:"expires_at"`
 	IdleExpiresAt time.Time `json:"idle_expires_at"`
 	LogoutURL     string    `json:"logout_url"`
+	// The sign-in's strength, from the ID token: acr ("" when the
+	// provider sent none), amr ([] when none), auth_time (null when none).
+	ACR      string     `json:"acr"`
+	AMR      []string   `json:"amr"`
+	AuthTime *time.Time `json:"auth_time"`
 }
 
 // handleUser answers who is signed in. The claims are the ID token's, which
@@ -56,7 +61,25 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 			ExpiresAt:     rec.ExpiresAt.UTC(),
 			IdleExpiresAt: rec.IdleExpiresAt(s.sessions.IdleTimeout()).UTC(),
 			LogoutURL:     "/bff/logout?sid=" + url.QueryEscape(rec.ID),
+			ACR:           rec.ACR,
+			AMR:           nonNil(rec.AMR),
+			AuthTime:      timeOrNil(rec.AuthTime),
 		},
 	})
 	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

@@ -27,9 +27,14 @@ const (
 	ReasonExpired = "expired"
 	// ReasonRefreshFailed: the provider rejected its refresh token.
 	ReasonRefreshFailed = "refresh_failed"
-	// ReasonReplaced: the browser signed in again, which ends its previous
-	// session.
+	// ReasonReplaced: the browser signed in again, as another user, which
+	// ends its previous session.
 	ReasonReplaced = "replaced"
+	// ReasonStepUp: the same user signed in again (a step-up): the session
+	// goes on under a new cookie and ID, with the new sign-in's strength
+	// (see Manager.Continue); what watched the old one should follow the
+	// browser's new cookie.
+	ReasonStepUp = "step_up"
 	// ReasonUnknown: the session is gone, but the event that said why was
 	// missed (this instance's subscription was down); found on a re-read.
 	ReasonUnknown = "unknown"

@@ -57,7 +57,9 @@ func TestValidateRules(t *testing.T) {
 		{"lower-case method", func(a *APIConfig) { a.Require = []RuleConfig{{Methods: []string{"delete"}, ACR: []string{"mfa"}}} }, "apis[0].require[0].methods[0]", "upper case, such as DELETE"},
 		{"bad method", func(a *APIConfig) { a.Require = []RuleConfig{{Methods: []string{"PO ST"}, ACR: []string{"mfa"}}} }, "apis[0].require[0].methods[0]", "HTTP method"},
 		{"trace", func(a *APIConfig) { a.Require = []RuleConfig{{Methods: []string{"TRACE"}, ACR: []string{"mfa"}}} }, "apis[0].require[0].methods[0]", "never proxied"},
-		{"method twice", func(a *APIConfig) { a.Require = []RuleConfig{{Methods: []string{"POST", "POST"}, ACR: []string{"mfa"}}} }, "apis[0].require[0].methods[1]", "twice"},
+		{"method twice", func(a *APIConfig) {
+			a.Require = []RuleConfig{{Methods: []string{"POST", "POST"}, ACR: []string{"mfa"}}}
+		}, "apis[0].require[0].methods[1]", "twice"},
 		{"method the route refuses", func(a *APIConfig) {
 			a.Methods = []string{"GET"}
 			a.Require = []RuleConfig{{Methods: []string{"DELETE"}, ACR: []string{"mfa"}}}
