@@ -19,10 +19,17 @@
 //   - rotates refresh tokens: each refresh answers a new one and the old one
 //     is dead.
 //
-// devop does NOT keep a single-sign-on session: every authorization request
-// shows the login form and every successful login starts a new sid. It does
-// not add the RFC 9207 iss parameter to authorization responses, because op
-// does not support it. It serves plain http and must be mounted at the origin
+// Sign-ins have a strength: acr ACRPassword, or ACRMFA for a user with a
+// second factor (User.MFA) when acr_values asks for it; amr and an honest
+// auth_time go with it into ID tokens and, with acr, into access tokens
+// (RFC 9068), so sample APIs can ask for a step-up (RFC 9470). Test
+// switches make devop ignore acr_values or max_age, as providers without
+// step-up support do (strength.go).
+//
+// Unless Config.SingleSignOn is set, devop keeps no single-sign-on
+// session: every authorization request shows the login form and every
+// successful login starts a new sid. It does not add the RFC 9207 iss
+// parameter to authorization responses, because op does not support it. It serves plain http and must be mounted at the origin
 // root of its issuer. It is not for production use.
 package devop
 
@@ -50,6 +57,13 @@ type User struct {
 	Name       string
 	GivenName  string
 	FamilyName string
+	// Groups is the user's groups claim (with the profile scope); none
+	// when empty.
+	Groups []string
+	// MFA: the user has a second factor, so a sign-in whose acr_values ask
+	// for ACRMFA reaches it (acr mfa, amr pwd and otp). Without it every
+	// sign-in is ACRPassword.
+	MFA bool
 }
 
 // Client is a registered confidential client.
@@ -98,6 +112,16 @@ type Config struct {
 	// HTTPClient sends back-channel logout requests; nil means
 	// http.DefaultClient.
 	HTTPClient *http.Client
+	// SingleSignOn remembers each browser's sign-in in a provider cookie
+	// and answers later authorization requests from it without the form,
+	// as long as it satisfies them: max_age (prompt=login is max_age 0),
+	// acr_values (a user with MFA who signed in with a password only must
+	// sign in again for ACRMFA), login_hint; prompt=select_account always
+	// shows the form, and prompt=none without a usable sign-in gets
+	// error=login_required. A reused sign-in keeps its sid, auth_time, acr
+	// and amr. Default false: every request shows the form and starts a
+	// new sid.
+	SingleSignOn bool
 }
 
 // Counts are the calls the provider saw, including failed ones and ones
@@ -120,6 +144,8 @@ type Provider struct {
 	logger     *slog.Logger
 	httpClient *http.Client
 	mux        *http.ServeMux
+
+	sso bool // Config.SingleSignOn
 
 	mu     sync.Mutex
 	down   bool
@@ -176,6 +202,7 @@ func New(cfg Config) (*Provider, error) {
 		store:      store,
 		logger:     cfg.Logger,
 		httpClient: cfg.HTTPClient,
+		sso:        cfg.SingleSignOn,
 	}
 	p.mux = http.NewServeMux()
 	p.mux.HandleFunc(loginPath, p.serveLogin)

@@ -36,6 +36,12 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, nil)
+}
+
+// newTestEnvWith is newTestEnv with the provider's config changed by mutate.
+func newTestEnvWith(t *testing.T, mutate func(*Config)) *testEnv {
+	t.Helper()
 	e := &testEnv{t: t}
 	bcl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -49,7 +55,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	t.Cleanup(bcl.Close)
 
 	e.srv = httptest.NewUnstartedServer(nil)
-	p, err := New(Config{
+	cfg := Config{
 		Issuer: "http://" + e.srv.Listener.Addr().String(),
 		Users: []User{{Subject: "u-alice", Username: "alice", Password: "alice-pw", Email: "alice@example.com",
 			Name: "Alice Example", GivenName: "Alice", FamilyName: "Example"}},
@@ -60,7 +66,11 @@ func newTestEnv(t *testing.T) *testEnv {
 			{ID: "bff-post", Secret: "post-secret", RedirectURIs: []string{testRedirect}, AuthMethod: "client_secret_post"},
 		},
 		APIScopes: []string{"orders.read", "orders.write"},
-	})
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New() error = %v", err)
 	}

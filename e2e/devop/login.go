@@ -41,6 +41,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <p class="brand">devop · development provider</p>
 <h1>Sign in</h1>
 {{if .Error}}<p id="error" role="alert">{{.Error}}</p>{{end}}
+{{if .SecondFactor}}<p id="second-factor" class="hint">This sign-in asks for a second factor. devop stands in for it: an account with one (alice in the demo) passes with its password.</p>{{end}}
 <form id="login" method="post" action="{{.Action}}">
 <input type="hidden" name="authRequestID" value="{{.ID}}">
 <p><label for="username">Username</label>
@@ -57,6 +58,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 
 type loginData struct {
 	Action, ID, Username, Error string
+	SecondFactor                bool
 }
 
 // serveLogin is the login UI op redirects to with ?authRequestID=. A
@@ -71,7 +73,15 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
 			return
 		}
-		renderLogin(w, http.StatusOK, loginData{Action: p.issuer + loginPath, ID: id})
+		if si, ok := p.rememberedSignIn(r); ok && p.store.reusable(id, si) && p.store.completeFromSignIn(id, si) {
+			http.Redirect(w, r, op.AuthCallbackURL(p.op)(p.ctxWithIssuer(r.Context()), id), http.StatusFound)
+			return
+		}
+		if redirectURI, state, none := p.store.promptNone(id); none {
+			p.loginRequired(w, r, id, redirectURI, state)
+			return
+		}
+		renderLogin(w, http.StatusOK, loginData{Action: p.issuer + loginPath, ID: id, SecondFactor: p.store.wantsSecondFactor(id)})
 	case http.MethodPost:
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
@@ -79,14 +89,21 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id, user := r.PostForm.Get("authRequestID"), r.PostForm.Get("username")
-		ok, found := p.store.completeLogin(id, user, r.PostForm.Get("password"))
+		// The same user signing in again in a remembered provider session
+		// (a step-up) stays in it.
+		sid := ""
+		if si, ok := p.rememberedSignIn(r); ok && si.username == user {
+			sid = si.sid
+		}
+		ok, found := p.store.completeLogin(id, user, r.PostForm.Get("password"), sid)
 		switch {
 		case !found:
 			http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
 		case !ok:
 			renderLogin(w, http.StatusOK, loginData{Action: p.issuer + loginPath, ID: id,
-				Username: user, Error: "Invalid username or password."})
+				Username: user, Error: "Invalid username or password.", SecondFactor: p.store.wantsSecondFactor(id)})
 		default:
+			p.remember(w, r, id)
 			http.Redirect(w, r, op.AuthCallbackURL(p.op)(p.ctxWithIssuer(r.Context()), id), http.StatusFound)
 		}
 	default:
@@ -170,6 +187,51 @@ func (p *Provider) SignIn(ctx context.Context, client *http.Client, startURL, us
 		return nil, fmt.Errorf("devop: sign in: no redirect to the client: %s", resp.Status)
 	}
 	return left, nil
+}
+
+// ErrFormShown is returned by [Provider.Authorize] when the provider
+// shows its login form instead of answering at once.
+var ErrFormShown = errors.New("devop: the login form is shown")
+
+// Authorize is SignIn for a request the provider should answer without
+// the form (Config.SingleSignOn, prompt=none): it GETs startURL, follows
+// redirects while they stay on the provider's origin or come from the
+// start, and returns the first redirect that leaves the provider (the
+// client's redirect_uri with a code, or an error such as login_required).
+// When the login form is shown instead it returns [ErrFormShown]. client
+// should have the cookie jar of earlier sign-ins; it is not modified.
+func (p *Provider) Authorize(ctx context.Context, client *http.Client, startURL string) (*url.URL, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	c := *client
+	var left *url.URL
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 20 {
+			return errors.New("devop: too many redirects")
+		}
+		if !p.sameOrigin(req.URL) {
+			left = req.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, startURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("devop: authorize: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("devop: authorize: %w", err)
+	}
+	drain(resp)
+	switch {
+	case left != nil:
+		return left, nil
+	case resp.Request.URL.Path == loginPath:
+		return nil, ErrFormShown
+	}
+	return nil, fmt.Errorf("devop: authorize: no redirect to the client: %s", resp.Status)
 }
 
 func (p *Provider) sameOrigin(u *url.URL) bool {

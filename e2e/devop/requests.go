@@ -41,6 +41,7 @@ type accessTokenBuilder interface {
 	accessTokenBuilt()
 	accessTokenAudience() []string
 	sessionID() string
+	signInStrength() signInStrength
 }
 
 // authRequest implements op.AuthRequest. Storage hands out copies, so op
@@ -53,6 +54,8 @@ type authRequest struct {
 	subject  string
 	sid      string
 	authTime time.Time
+	acr      string
+	amr      []string
 	done     bool
 }
 
@@ -60,12 +63,13 @@ func (a *authRequest) clone() *authRequest {
 	c := *a
 	c.req.Scopes = slices.Clone(a.req.Scopes)
 	c.accessAudience = slices.Clone(a.accessAudience)
+	c.amr = slices.Clone(a.amr)
 	return &c
 }
 
 func (a *authRequest) GetID() string          { return a.id }
-func (a *authRequest) GetACR() string         { return "" }
-func (a *authRequest) GetAMR() []string       { return []string{"pwd"} }
+func (a *authRequest) GetACR() string         { return a.acr }
+func (a *authRequest) GetAMR() []string       { return slices.Clone(a.amr) }
 func (a *authRequest) GetAuthTime() time.Time { return a.authTime }
 func (a *authRequest) GetClientID() string    { return a.req.ClientID }
 func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
@@ -83,6 +87,9 @@ func (a *authRequest) GetState() string                   { return a.req.State }
 func (a *authRequest) GetSubject() string                 { return a.subject }
 func (a *authRequest) Done() bool                         { return a.done }
 func (a *authRequest) sessionID() string                  { return a.sid }
+func (a *authRequest) signInStrength() signInStrength {
+	return signInStrength{acr: a.acr, amr: slices.Clone(a.amr), authTime: a.authTime}
+}
 
 // refreshRequest implements op.RefreshTokenRequest for one refresh_token
 // grant.
@@ -99,6 +106,9 @@ func (r *refreshRequest) GetScopes() []string              { return slices.Clone
 func (r *refreshRequest) GetSubject() string               { return r.rt.subject }
 func (r *refreshRequest) SetCurrentScopes(scopes []string) { r.scopes = slices.Clone(scopes) }
 func (r *refreshRequest) sessionID() string                { return r.rt.sid }
+func (r *refreshRequest) signInStrength() signInStrength {
+	return signInStrength{acr: r.rt.acr, amr: slices.Clone(r.rt.amr), authTime: r.rt.authTime}
+}
 
 // clientRequest is a client_credentials token request; the client is the
 // subject.
@@ -110,3 +120,6 @@ type clientRequest struct {
 func (c *clientRequest) GetSubject() string  { return c.clientID }
 func (c *clientRequest) GetScopes() []string { return slices.Clone(c.scopes) }
 func (c *clientRequest) sessionID() string   { return "" }
+func (c *clientRequest) signInStrength() signInStrength {
+	return signInStrength{}
+}

@@ -35,6 +35,9 @@ type storage struct {
 	accessTokens  map[string]*accessToken
 	refreshTokens map[string]*refreshToken // by token value
 	refreshByID   map[string]string        // refresh token ID -> token value
+	signIns       map[string]*signInState  // remembered sign-ins by cookie value
+	ignoreACR     bool                     // SetIgnoreACRValues
+	ignoreMaxAge  bool                     // SetIgnoreMaxAge
 }
 
 type accessToken struct {
@@ -46,6 +49,15 @@ type accessToken struct {
 	sid      string
 	expires  time.Time
 	revoked  bool
+	strength signInStrength // of the sign-in behind it; zero for client tokens
+}
+
+// signInStrength is how a user signed in: what ID tokens and access
+// tokens state as acr, amr and auth_time.
+type signInStrength struct {
+	acr      string
+	amr      []string
+	authTime time.Time
 }
 
 func (t *accessToken) active(now time.Time) bool { return !t.revoked && now.Before(t.expires) }
@@ -59,6 +71,7 @@ type refreshToken struct {
 	sid      string
 	authTime time.Time
 	amr      []string
+	acr      string
 	expires  time.Time
 }
 
@@ -93,6 +106,7 @@ func newStorage(cfg Config, issuer string) (*storage, error) {
 		accessTokens:  map[string]*accessToken{},
 		refreshTokens: map[string]*refreshToken{},
 		refreshByID:   map[string]string{},
+		signIns:       map[string]*signInState{},
 	}
 	for _, u := range cfg.Users {
 		s.users[u.Username] = u
@@ -169,9 +183,11 @@ func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
 	return nil
 }
 
-// completeLogin marks the auth request authenticated by user and starts a
-// new provider session (sid).
-func (s *storage) completeLogin(id, username, password string) (ok bool, found bool) {
+// completeLogin marks the auth request authenticated by user, now, at the
+// level its acr_values ask for and the user can reach. sid is the provider
+// session it belongs to: a remembered one of the same user (a step-up), or
+// "" to start a new one.
+func (s *storage) completeLogin(id, username, password, sid string) (ok bool, found bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, found := s.authRequests[id]
@@ -182,7 +198,11 @@ func (s *storage) completeLogin(id, username, password string) (ok bool, found b
 	if !known || subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) != 1 {
 		return false, true
 	}
-	a.subject, a.sid, a.authTime, a.done = u.Subject, rand.Text(), time.Now(), true
+	if sid == "" {
+		sid = rand.Text()
+	}
+	a.acr, a.amr = strength(u, a.req.ACRValues, s.ignoreACR)
+	a.subject, a.sid, a.authTime, a.done = u.Subject, sid, time.Now(), true
 	return true, true
 }
 
@@ -213,13 +233,14 @@ func (s *storage) newAccessTokenLocked(req op.TokenRequest) *accessToken {
 	case accessTokenBuilder:
 		t.audience, t.sid = r.accessTokenAudience(), r.sessionID()
 		t.clientID = clientIDOf(req)
+		t.strength = r.signInStrength()
 	case op.TokenExchangeRequest:
 		t.clientID, t.audience = r.GetClientID(), r.GetAudience()
 		if len(t.audience) == 0 {
 			t.audience = []string{t.clientID}
 		}
 		if subj, ok := s.accessTokens[r.GetExchangeSubjectTokenIDOrToken()]; ok {
-			t.sid = subj.sid
+			t.sid, t.strength = subj.sid, subj.strength
 		}
 	}
 	s.accessTokens[t.id] = t
@@ -250,7 +271,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	switch r := req.(type) {
 	case *authRequest:
 		rt = refreshToken{clientID: r.GetClientID(), subject: r.subject, scopes: r.GetScopes(),
-			sid: r.sid, authTime: r.authTime, amr: r.GetAMR()}
+			sid: r.sid, authTime: r.authTime, amr: r.GetAMR(), acr: r.acr}
 	case *refreshRequest:
 		old, ok := s.refreshTokens[currentRefreshToken]
 		if !ok || !now.Before(old.expires) || old.id != r.rt.id {
@@ -363,6 +384,11 @@ func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSess
 			s.deleteRefreshLocked(rt)
 		}
 	}
+	for k, si := range s.signIns {
+		if si.sid == sid {
+			delete(s.signIns, k)
+		}
+	}
 	return req.RedirectURI, nil
 }
 
@@ -446,6 +472,9 @@ func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, us
 		case oidc.ScopeProfile:
 			ui.Name, ui.GivenName, ui.FamilyName = u.Name, u.GivenName, u.FamilyName
 			ui.PreferredUsername = u.Username
+			if len(u.Groups) > 0 {
+				ui.AppendClaims("groups", slices.Clone(u.Groups))
+			}
 		case oidc.ScopeEmail:
 			ui.Email, ui.EmailVerified = u.Email, oidc.Bool(u.Email != "")
 		}
@@ -511,10 +540,26 @@ func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []
 // calls it while building the access token, after reading its audience; see
 // audienceSwitch.
 func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
+	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
 	if r, ok := req.(accessTokenBuilder); ok {
 		r.accessTokenBuilt()
+		r.signInStrength().addTo(claims)
 	}
-	return map[string]any{"scope": strings.Join(req.GetScopes(), " ")}, nil
+	return claims, nil
+}
+
+// addTo adds acr, amr and auth_time to access token claims (RFC 9068
+// section 2.2.1), so APIs can ask for a step-up (RFC 9470).
+func (st signInStrength) addTo(claims map[string]any) {
+	if st.acr != "" {
+		claims["acr"] = st.acr
+	}
+	if len(st.amr) > 0 {
+		claims["amr"] = slices.Clone(st.amr)
+	}
+	if !st.authTime.IsZero() {
+		claims["auth_time"] = st.authTime.Unix()
+	}
 }
 
 // --- token exchange (RFC 8693) ---
@@ -564,7 +609,16 @@ func (s *storage) CreateTokenExchangeRequest(context.Context, op.TokenExchangeRe
 }
 
 func (s *storage) GetPrivateClaimsFromTokenExchangeRequest(_ context.Context, req op.TokenExchangeRequest) (map[string]any, error) {
-	return map[string]any{"scope": strings.Join(req.GetScopes(), " ")}, nil
+	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
+	s.mu.Lock()
+	subj, ok := s.accessTokens[req.GetExchangeSubjectTokenIDOrToken()]
+	var st signInStrength
+	if ok {
+		st = subj.strength
+	}
+	s.mu.Unlock()
+	st.addTo(claims)
+	return claims, nil
 }
 
 func (s *storage) SetUserinfoFromTokenExchangeRequest(ctx context.Context, ui *oidc.UserInfo, req op.TokenExchangeRequest) error {

@@ -5,7 +5,8 @@
 // requires a scope. A token bound to a DPoP key (cnf.jkt, RFC 9449) is
 // accepted only as "Authorization: DPoP" with a valid proof by that key for
 // the request (method, URL, iat, unused jti, ath), so a stolen token alone
-// is refused. It answers with what it saw, never with the token.
+// is refused. It answers with what it saw, never with the token. It can
+// ask for a stronger sign-in on chosen paths (RFC 9470, Config.StepUp).
 package sampleapi
 
 import (
@@ -41,6 +42,23 @@ type Config struct {
 	// section 9): a proof without it is answered 401 use_dpop_nonce with a
 	// DPoP-Nonce header.
 	DPoPNonce bool
+	// StepUp makes the API ask for a stronger sign-in on some paths, as
+	// RFC 9470 describes: a token whose acr, or auth_time, does not do gets
+	// 401 with WWW-Authenticate: Bearer (or DPoP)
+	// error="insufficient_user_authentication" and the acr_values and
+	// max_age it wants. Default none.
+	StepUp []StepUp
+}
+
+// StepUp is one path prefix of the API that needs a stronger sign-in.
+type StepUp struct {
+	// PathPrefix selects the paths (as the API sees them); "" for all.
+	PathPrefix string
+	// ACRValues are the acr values accepted, preferred first; none: any.
+	ACRValues []string
+	// MaxAge bounds the time since the user authenticated (the token's
+	// auth_time, in whole seconds); 0: no bound.
+	MaxAge time.Duration
 }
 
 // handler is the API. It is safe for concurrent use.
@@ -102,6 +120,7 @@ type answer struct {
 	// Scheme is how the token came: Bearer or DPoP (proof checked).
 	Scheme   string   `json:"scheme"`
 	Sub      string   `json:"sub"`
+	ACR      string   `json:"acr,omitempty"`
 	Audience []string `json:"audience"`
 	Scopes   []string `json:"scopes"`
 	Method   string   `json:"method"`
@@ -127,9 +146,11 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var claims struct {
-		Scope string   `json:"scope"`
-		Scp   []string `json:"scp"`
-		Cnf   struct {
+		Scope    string   `json:"scope"`
+		Scp      []string `json:"scp"`
+		ACR      string   `json:"acr"`
+		AuthTime int64    `json:"auth_time"`
+		Cnf      struct {
 			JKT string `json:"jkt"`
 		} `json:"cnf"`
 	}
@@ -159,6 +180,12 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 			"error": "insufficient_scope", "error_description": "the token lacks scope " + h.cfg.RequiredScope})
 		return
 	}
+	if challenge := h.stepUp(scheme, r.URL.Path, claims.ACR, claims.AuthTime); challenge != "" {
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{
+			"error": "insufficient_user_authentication", "error_description": "a stronger or more recent sign-in is required"})
+		return
+	}
 	if strings.HasSuffix(r.URL.Path, "/events") && r.Method == http.MethodGet {
 		streamEvents(w, r)
 		return
@@ -167,9 +194,34 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		scopes = []string{}
 	}
 	writeJSON(w, http.StatusOK, answer{
-		API: h.cfg.Name, Scheme: scheme, Sub: tok.Subject, Audience: tok.Audience, Scopes: scopes,
+		API: h.cfg.Name, Scheme: scheme, Sub: tok.Subject, ACR: claims.ACR, Audience: tok.Audience, Scopes: scopes,
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 	})
+}
+
+// stepUp is the RFC 9470 challenge (in the token's scheme, Bearer or
+// DPoP) for a call to path with a token of acr and auth_time, or "" when
+// the token will do.
+func (h *handler) stepUp(scheme, path, acr string, authTime int64) string {
+	for _, su := range h.cfg.StepUp {
+		if !strings.HasPrefix(path, su.PathPrefix) {
+			continue
+		}
+		acrOK := len(su.ACRValues) == 0 || slices.Contains(su.ACRValues, acr)
+		ageOK := su.MaxAge <= 0 || (authTime > 0 && time.Since(time.Unix(authTime, 0)) <= su.MaxAge)
+		if acrOK && ageOK {
+			continue
+		}
+		c := scheme + ` error="insufficient_user_authentication", error_description="A stronger or more recent sign-in is required"`
+		if len(su.ACRValues) > 0 {
+			c += `, acr_values="` + strings.Join(su.ACRValues, " ") + `"`
+		}
+		if su.MaxAge > 0 {
+			c += fmt.Sprintf(", max_age=%d", int64(su.MaxAge/time.Second))
+		}
+		return c
+	}
+	return ""
 }
 
 // describe gives a fixed, token-free reason for a failed verification.
