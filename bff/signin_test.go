@@ -287,8 +287,8 @@ func checkUser(t *testing.T, b *harness.Browser, bffURL, cookieValue string) {
 		t.Errorf("/bff/user Cache-Control = %q, want no-store", cc)
 	}
 	var u struct {
-		Sub     string            `json:"sub"`
-		Claims  map[string]any    `json:"claims"`
+		Sub     string         `json:"sub"`
+		Claims  map[string]any `json:"claims"`
 		Session map[string]any `json:"session"`
 	}
 	if err := json.Unmarshal([]byte(body), &u); err != nil {

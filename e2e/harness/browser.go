@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Browser is an HTTP client with a cookie jar that follows no redirects by
@@ -193,13 +194,48 @@ func (b *Browser) Login(t testing.TB, bffURL, user, pass string) *http.Response 
 	return resp
 }
 
+// SignInAt signs in from loginURL, a /bff/login URL with its parameters
+// (as a step_up_required answer's login_url gives it), relative to bffURL:
+// it follows the redirects to the provider, fills in the login form if the
+// provider shows one (user and pass; a provider that remembers the sign-in
+// may not), and returns the callback's response and body. When /bff/login
+// itself refuses, that answer is returned.
+func (b *Browser) SignInAt(t testing.TB, bffURL, loginURL, user, pass string) (*http.Response, string) {
+	t.Helper()
+	resp, body := b.Get(t, bffURL+loginURL)
+	if resp.StatusCode != http.StatusFound {
+		return resp, body
+	}
+	for resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(loc.Path, "/bff/callback") {
+			return b.Get(t, loc.String())
+		}
+		resp, body = b.Get(t, loc.String())
+	}
+	m := authRequestID.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("neither the login form nor the callback reached: %d %s", resp.StatusCode, body)
+	}
+	cb := b.SubmitLogin(t, resp.Request.URL, m[1], user, pass)
+	return b.Get(t, cb.String())
+}
+
 // User is /bff/user's answer.
 type User struct {
 	Sub     string         `json:"sub"`
 	Claims  map[string]any `json:"claims"`
 	Session struct {
-		ID        string `json:"id"`
-		LogoutURL string `json:"logout_url"`
+		ID        string     `json:"id"`
+		LogoutURL string     `json:"logout_url"`
+		CreatedAt time.Time  `json:"created_at"`
+		ExpiresAt time.Time  `json:"expires_at"`
+		ACR       string     `json:"acr"`
+		AMR       []string   `json:"amr"`
+		AuthTime  *time.Time `json:"auth_time"`
 	} `json:"session"`
 }
 

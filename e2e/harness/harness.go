@@ -67,6 +67,9 @@ type Options struct {
 	Config func(*bff.Config)
 	// AccessTokenLifetime at the provider; default 5m.
 	AccessTokenLifetime time.Duration
+	// SingleSignOn makes the provider remember sign-ins
+	// (devop.Config.SingleSignOn).
+	SingleSignOn bool
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writes.
@@ -117,9 +120,14 @@ func Start(t testing.TB, opts Options) *Env {
 	op, err := devop.New(devop.Config{
 		Issuer: e.OPURL,
 		Users: []devop.User{
-			{Subject: UserSubject, Username: UserName, Password: UserPassword, Email: "alice@example.test", Name: "Alice Example", GivenName: "Alice", FamilyName: "Example"},
-			{Subject: OtherSubject, Username: OtherName, Password: OtherPass, Email: "bob@example.test", Name: "Bob Example", GivenName: "Bob", FamilyName: "Example"},
+			// alice has a second factor (acr mfa when asked for) and is an
+			// admin; bob has neither.
+			{Subject: UserSubject, Username: UserName, Password: UserPassword, Email: "alice@example.test", Name: "Alice Example", GivenName: "Alice", FamilyName: "Example",
+				Groups: []string{"staff", "admins"}, MFA: true},
+			{Subject: OtherSubject, Username: OtherName, Password: OtherPass, Email: "bob@example.test", Name: "Bob Example", GivenName: "Bob", FamilyName: "Example",
+				Groups: []string{"staff"}},
 		},
+		SingleSignOn: opts.SingleSignOn,
 		Clients: []devop.Client{{
 			ID: ClientID, Secret: ClientSecret, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 			BackChannelLogoutURI:  "https://" + bffListeners[0].Addr().String() + "/bff/backchannel-logout",
