@@ -58,8 +58,12 @@ func run() error {
 	op, err := devop.New(devop.Config{
 		Issuer: issuer,
 		Users: []devop.User{
-			{Subject: "alice", Username: "alice", Password: "alice", Email: "alice@example.com", Name: "Alice Liddell", GivenName: "Alice", FamilyName: "Liddell"},
-			{Subject: "bob", Username: "bob", Password: "bob", Email: "bob@example.com", Name: "Bob Builder", GivenName: "Bob", FamilyName: "Builder"},
+			// alice has a second factor, so she can step up to acr mfa
+			// for the payments API; bob cannot.
+			{Subject: "alice", Username: "alice", Password: "alice", Email: "alice@example.com", Name: "Alice Liddell", GivenName: "Alice", FamilyName: "Liddell",
+				Groups: []string{"staff", "payments"}, MFA: true},
+			{Subject: "bob", Username: "bob", Password: "bob", Email: "bob@example.com", Name: "Bob Builder", GivenName: "Bob", FamilyName: "Builder",
+				Groups: []string{"staff"}},
 		},
 		Clients: []devop.Client{{
 			ID: "spa-bff", Secret: secret,
@@ -67,7 +71,7 @@ func run() error {
 			PostLogoutRedirectURIs: []string{publicURL + "/"},
 			BackChannelLogoutURI:   publicURL + "/bff/backchannel-logout",
 		}},
-		APIScopes: []string{"orders.read", "profile.read"},
+		APIScopes: []string{"orders.read", "profile.read", "payments.read"},
 		Logger:    logger,
 	})
 	if err != nil {
@@ -79,13 +83,23 @@ func run() error {
 		return fmt.Errorf("provider: %w (is port %d free? try -op-port)", err, *opPort)
 	}
 
-	apis := []struct{ name, audience, scope, exchange string }{
-		{"orders", "orders-api", "orders.read", "refresh"},
-		{"profile", "profile-api", "profile.read", "token-exchange"},
+	// payments needs a sign-in with a second factor: the BFF's rule asks
+	// for the step-up before any call goes out, and the API itself would
+	// ask too (RFC 9470) should a weaker token reach it.
+	mfa := []string{devop.ACRMFA}
+	apis := []struct {
+		name, audience, scope, exchange string
+		require                         []config.RuleConfig
+		stepUp                          []sampleapi.StepUp
+	}{
+		{name: "orders", audience: "orders-api", scope: "orders.read", exchange: "refresh"},
+		{name: "profile", audience: "profile-api", scope: "profile.read", exchange: "token-exchange"},
+		{name: "payments", audience: "payments-api", scope: "payments.read", exchange: "refresh",
+			require: []config.RuleConfig{{ACR: mfa}}, stepUp: []sampleapi.StepUp{{ACRValues: mfa}}},
 	}
 	var routes []config.APIConfig
 	for _, a := range apis {
-		h, err := sampleapi.New(sampleapi.Config{Name: a.name, Issuer: issuer, Audience: a.audience, RequiredScope: a.scope})
+		h, err := sampleapi.New(sampleapi.Config{Name: a.name, Issuer: issuer, Audience: a.audience, RequiredScope: a.scope, StepUp: a.stepUp})
 		if err != nil {
 			return err
 		}
@@ -95,7 +109,7 @@ func run() error {
 		}
 		routes = append(routes, config.APIConfig{
 			Prefix: "/api/" + a.name + "/", Upstream: "http://" + addr, StripPrefix: true,
-			Audience: a.audience, Scopes: []string{a.scope}, Exchange: a.exchange,
+			Audience: a.audience, Scopes: []string{a.scope}, Exchange: a.exchange, Require: a.require,
 		})
 	}
 
@@ -139,8 +153,10 @@ func run() error {
     Sign in as  alice / alice   (or bob / bob)
 
     Provider    %s (development only)
-    APIs        /api/orders/  -> audience orders-api  (refresh-token grant)
-                /api/profile/ -> audience profile-api (token exchange, RFC 8693)
+    APIs        /api/orders/   -> audience orders-api   (refresh-token grant)
+                /api/profile/  -> audience profile-api  (token exchange, RFC 8693)
+                /api/payments/ -> audience payments-api (needs a second factor:
+                                  step-up sign-in; alice has one, bob does not)
 
   The session encryption key and client secret were generated for this run;
   sessions end when the demo stops. Press Ctrl-C to stop.

@@ -152,6 +152,7 @@ func checkUserShown(b *tab) {
 type whoami struct {
 	API      string   `json:"api"`
 	Sub      string   `json:"sub"`
+	ACR      string   `json:"acr"`
 	Audience []string `json:"audience"`
 }
 
@@ -257,8 +258,9 @@ func checkNoTokens(t *testing.T, env *harness.Env, rec *recorder, endSession str
 }
 
 // idTokenClaims returns jwt's payload and whether it is an ID token for
-// the BFF's client: aud holds the client ID and there is an auth_time,
-// which the provider's access tokens do not carry.
+// the BFF's client: aud holds the client ID, there is an auth_time, and no
+// scope, which the provider's access tokens always carry (they have an
+// auth_time too, for APIs that ask for a step-up).
 func idTokenClaims(jwt string) (string, bool) {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
@@ -269,10 +271,11 @@ func idTokenClaims(jwt string) (string, bool) {
 		return "payload not base64url", false
 	}
 	var c struct {
-		Aud      any    `json:"aud"`
-		AuthTime *int64 `json:"auth_time"`
+		Aud      any     `json:"aud"`
+		AuthTime *int64  `json:"auth_time"`
+		Scope    *string `json:"scope"`
 	}
-	if json.Unmarshal(payload, &c) != nil || c.AuthTime == nil {
+	if json.Unmarshal(payload, &c) != nil || c.AuthTime == nil || c.Scope != nil {
 		return string(payload), false
 	}
 	switch aud := c.Aud.(type) {

@@ -26,17 +26,35 @@ const state = {
 
 class SignedOut extends Error {}
 
-// request calls the BFF on this origin. Any 401 means the session is gone:
-// the page switches to the signed-out view and the promise rejects with
-// SignedOut so callers stop.
-async function request(method, path) {
+// StepUpRequired is a call the BFF refused until the user signs in more
+// strongly (a second factor, a recent login): body is the BFF's
+// step_up_required answer, with the login_url to go to.
+class StepUpRequired extends Error {
+  constructor(body) {
+    super('step_up_required');
+    this.body = body;
+  }
+}
+
+// request calls the BFF on this origin. On an API call (apiCall) a 401
+// step_up_required rejects with StepUpRequired; any other 401 means the
+// session is gone: the page switches to the signed-out view and the
+// promise rejects with SignedOut so callers stop. The page's address goes
+// along as Referer (this origin only), so that a step-up's login_url
+// leads back to it.
+async function request(method, path, apiCall = false) {
   const res = await fetch(path, {
     method,
     headers: { 'X-CSRF': '1', Accept: 'application/json' },
     credentials: 'same-origin',
     cache: 'no-store',
+    referrerPolicy: 'same-origin',
   });
   if (res.status === 401) {
+    // Only API calls can need a step-up; /bff/* answers 401 only when the
+    // session is gone, and their bodies are not read.
+    const body = apiCall ? await readBody(res).catch(() => null) : null;
+    if (body && body.error === 'step_up_required') throw new StepUpRequired(body);
     showSignedOut();
     throw new SignedOut();
   }
@@ -129,6 +147,7 @@ function showSignedIn(user) {
   if (fresh) {
     loadAPIs();
     loadSessions();
+    resumeStepUp();
   }
 }
 
@@ -287,9 +306,18 @@ function renderClaims(claims) {
   tbody.replaceChildren(...rows);
 }
 
+const ACR_NAMES = { pwd: 'password', mfa: 'password and a second factor' };
+
+function describeStrength(s) {
+  if (!s.acr) return '—';
+  const name = ACR_NAMES[s.acr] ? `${ACR_NAMES[s.acr]} (${s.acr})` : s.acr;
+  return s.auth_time ? `${name}, ${formatTime(s.auth_time)}` : name;
+}
+
 function renderSessionInfo(s) {
   const items = [
     ['Signed in', formatTime(s.created_at)],
+    ['Sign-in strength', describeStrength(s)],
     ['Idle timeout', formatTime(s.idle_expires_at)],
     ['Session ends', formatTime(s.expires_at)],
   ];
@@ -342,7 +370,6 @@ function isLocalPath(p) {
 
 async function callAPI(btn, api) {
   const status = $('api-status');
-  const out = $('api-result');
   if (!isLocalPath(api.prefix)) {
     status.textContent = 'Refused: the API prefix is not a path on this site.';
     status.className = 'result-status error';
@@ -350,25 +377,102 @@ async function callAPI(btn, api) {
   }
   const url = `${api.prefix.endsWith('/') ? api.prefix : api.prefix + '/'}whoami`;
   btn.disabled = true;
-  status.className = 'result-status muted';
-  status.textContent = `Calling GET ${url}…`;
-  out.textContent = '';
-  delete out.dataset.status;
   try {
-    const res = await request('GET', url);
-    const body = await readBody(res);
-    out.dataset.status = String(res.status);
-    status.className = `result-status ${res.ok ? 'ok' : 'error'}`;
-    status.textContent = `GET ${url} → ${res.status} ${res.statusText || ''}`.trim();
-    out.textContent = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
-  } catch (err) {
-    if (err instanceof SignedOut) return;
-    out.dataset.status = '0';
-    status.className = 'result-status error';
-    status.textContent = `GET ${url} failed: the server did not answer.`;
+    await call('GET', url, false);
   } finally {
     btn.disabled = false;
   }
+}
+
+// call makes one API call and shows its answer. A step_up_required answer
+// offers the stronger sign-in; afterStepUp marks the retry that follows
+// one, which must not loop into another.
+async function call(method, url, afterStepUp) {
+  const status = $('api-status');
+  const out = $('api-result');
+  $('step-up').hidden = true;
+  status.className = 'result-status muted';
+  status.textContent = `Calling ${method} ${url}…`;
+  out.textContent = '';
+  delete out.dataset.status;
+  try {
+    const res = await request(method, url, true);
+    const body = await readBody(res);
+    out.dataset.status = String(res.status);
+    status.className = `result-status ${res.ok ? 'ok' : 'error'}`;
+    status.textContent = `${method} ${url} → ${res.status} ${res.statusText || ''}`.trim();
+    out.textContent = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    if (err instanceof StepUpRequired) {
+      showStepUp(method, url, err.body, afterStepUp);
+      return;
+    }
+    out.dataset.status = '0';
+    status.className = 'result-status error';
+    status.textContent = `${method} ${url} failed: the server did not answer.`;
+  }
+}
+
+// ---- step-up -----------------------------------------------------------
+
+const PENDING_KEY = 'bff-demo-step-up';
+const PENDING_MS = 10 * 60 * 1000;
+
+// showStepUp explains a step_up_required answer and offers its login_url.
+// The call is remembered (method and path only) so that it is made again
+// once the user is back.
+function showStepUp(method, url, body, afterStepUp) {
+  const status = $('api-status');
+  const out = $('api-result');
+  out.dataset.status = '401';
+  status.className = 'result-status error';
+  status.textContent = `${method} ${url} → 401 step_up_required`;
+  out.textContent = JSON.stringify(body, null, 2);
+  let target = null;
+  try {
+    target = new URL(body.login_url, location.origin);
+  } catch {
+    target = null;
+  }
+  const box = $('step-up');
+  const go = $('step-up-go');
+  if (!target || target.origin !== location.origin || target.pathname !== '/bff/login') {
+    $('step-up-text').textContent = 'This API needs a stronger sign-in, but the server gave no sign-in address on this site.';
+    go.hidden = true;
+  } else if (afterStepUp) {
+    $('step-up-text').textContent = 'You signed in again, but not strongly enough for this API (your account may have no second factor).';
+    go.hidden = true;
+  } else {
+    const wants = [];
+    if (body.acr_values) wants.push(`level ${body.acr_values}`);
+    if (typeof body.max_age === 'number') wants.push(`signed in within ${Math.round(body.max_age / 60)} min`);
+    $('step-up-text').textContent = `This API needs a stronger sign-in${wants.length ? ` (${wants.join(', ')})` : ''}.`;
+    go.hidden = false;
+    go.onclick = () => {
+      sessionStorage.setItem(PENDING_KEY, JSON.stringify({ method, url, at: Date.now() }));
+      go.disabled = true;
+      stopPolling();
+      location.assign(target.pathname + target.search);
+    };
+    go.disabled = false;
+  }
+  box.hidden = false;
+}
+
+// resumeStepUp retries the call a step-up sign-in was for, once.
+function resumeStepUp() {
+  const raw = sessionStorage.getItem(PENDING_KEY);
+  if (!raw) return;
+  sessionStorage.removeItem(PENDING_KEY);
+  let p = null;
+  try {
+    p = JSON.parse(raw);
+  } catch {
+    return;
+  }
+  if (!p || !isLocalPath(p.url) || !/^[A-Z]+$/.test(p.method) || Date.now() - p.at > PENDING_MS) return;
+  call(p.method, p.url, true);
 }
 
 // ---- sessions ----------------------------------------------------------
