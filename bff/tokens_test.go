@@ -571,7 +571,9 @@ func TestTokenInvalidGrantEndsSession(t *testing.T) {
 }
 
 // BenchmarkProxiedCall is one whole API call through the BFF's handler
-// (session, token, proxy) to an upstream that answers at once.
+// (session, token, proxy) to an upstream that answers at once, on a route
+// without rules and on the same route with a claims rule the user passes
+// (apis[].require: the groups claim contains admins).
 func BenchmarkProxiedCall(b *testing.B) { benchmarkProxiedCall(b, nil) }
 
 func benchmarkProxiedCall(b *testing.B, mutate func(*bff.Config)) {
@@ -584,26 +586,33 @@ func benchmarkProxiedCall(b *testing.B, mutate func(*bff.Config)) {
 		func(c *bff.Config) { c.Logger = slog.New(slog.DiscardHandler) },
 		addRoute(config.APIConfig{Prefix: "/api/bench/", Upstream: upstream.URL, StripPrefix: true,
 			Audience: "orders-api", Scopes: []string{"orders.read"}}),
+		addRoute(config.APIConfig{Prefix: "/api/rule/", Upstream: upstream.URL, StripPrefix: true,
+			Audience: "orders-api", Scopes: []string{"orders.read"},
+			Require: []config.RuleConfig{{Claims: map[string][]config.ClaimValue{"groups": {{Value: "admins"}}}}}}),
 		mutate,
 	)})
 	h := r.env.Default.Server.Handler()
 	cookie := &http.Cookie{Name: "__Host-bff", Value: r.sessionCookie(b)}
-	do := func() *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, r.url+"/api/bench/items?page=1", nil)
-		req.Header.Set("X-CSRF", "1")
-		req.AddCookie(cookie)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
-	if rec := do(); rec.Code != http.StatusOK {
-		b.Fatalf("GET /api/bench/items = %d %s", rec.Code, rec.Body)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if rec := do(); rec.Code != http.StatusOK {
-			b.Fatalf("GET /api/bench/items = %d", rec.Code)
-		}
+	for _, bm := range []struct{ name, prefix string }{{"no rule", "/api/bench/"}, {"claims rule", "/api/rule/"}} {
+		b.Run(bm.name, func(b *testing.B) {
+			do := func() *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodGet, r.url+bm.prefix+"items?page=1", nil)
+				req.Header.Set("X-CSRF", "1")
+				req.AddCookie(cookie)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			if rec := do(); rec.Code != http.StatusOK {
+				b.Fatalf("GET %sitems = %d %s", bm.prefix, rec.Code, rec.Body)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if rec := do(); rec.Code != http.StatusOK {
+					b.Fatalf("GET %sitems = %d", bm.prefix, rec.Code)
+				}
+			}
+		})
 	}
 }
 

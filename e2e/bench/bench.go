@@ -15,8 +15,15 @@ import (
 	"time"
 )
 
-// apiPath is what every target is asked for.
+// apiPath is what every target is asked for, but bff-claims.
 const apiPath = "/api/orders/42"
+
+// claimsPath is what bff-claims asks the bolt BFF for: a route like
+// apiPath's (same upstream, same token) whose claims rule the user passes.
+const claimsPath = "/api/admin/42"
+
+// claimsTarget is the target measuring claimsPath, against "bff".
+const claimsTarget = "bff-claims"
 
 // runBench runs the throughput table in e for bffs; skipped says why a
 // store was left out ("" if none was).
@@ -120,7 +127,14 @@ func (e *env) loadTargets(ctx context.Context, bffs []bffChild) ([]loadTarget, e
 			return nil, fmt.Errorf("%s: first API call: %w", b.Name, err)
 		}
 		cookie = sessionName + "=" + c
-		out = append(out, loadTarget{name: b.Name, addr: e.listeners[b.Name].addr(), req: buildRequest(e.listeners[b.Name].addr(), apiPath, cookie)})
+		addr := e.listeners[b.Name].addr()
+		out = append(out, loadTarget{name: b.Name, addr: addr, req: buildRequest(addr, apiPath, cookie)})
+		if b.Name == "bff" {
+			if err := call(ctx, client, base+claimsPath, c); err != nil {
+				return nil, fmt.Errorf("%s: first call to the route with a claims rule: %w", b.Name, err)
+			}
+			out = append(out, loadTarget{name: claimsTarget, addr: addr, req: buildRequest(addr, claimsPath, sessionName+"="+c)})
+		}
 	}
 	// The bare proxy gets the same headers (the cookie of the last BFF).
 	return append([]loadTarget{{name: "bare", addr: bare, req: buildRequest(bare, apiPath, cookie)}}, out...), nil
@@ -300,7 +314,7 @@ func printTable(w io.Writer, o options, totals []*targetTotal) error {
 	byName := map[string]*targetTotal{}
 	for _, t := range totals[1:] {
 		byName[t.name] = t
-		if t.name == dpopTarget {
+		if t.name == dpopTarget || t.name == claimsTarget {
 			continue
 		}
 		for _, v := range verdicts(bare, t) {
@@ -312,7 +326,29 @@ func printTable(w io.Writer, o options, totals []*targetTotal) error {
 			dpopTarget, float64(d.cpuPerReq())/float64(b.cpuPerReq()), float64(d.allCPUPerReq())/float64(b.allCPUPerReq()),
 			dpopTarget, b.rps()/d.rps())
 	}
+	if c, b := byName[claimsTarget], byName["bff"]; c != nil && b != nil && c.rps() > 0 {
+		for _, v := range claimsVerdicts(b, c) {
+			fmt.Fprintln(w, v)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// claimsVerdicts compares the route with a claims rule with the same
+// route without one, on the same BFF in the same run: the target
+// is a throughput ratio of at least 0.98.
+func claimsVerdicts(bff, t *targetTotal) []string {
+	const minRatio = 0.98
+	ratio := t.rps() / bff.rps()
+	out := []string{fmt.Sprintf("%s/bff throughput ratio  %.3f  (target >= %.2f)  %s", t.name, ratio, minRatio, passMiss(ratio >= minRatio))}
+	if all := t.allCPUPerReq(); all > 0 {
+		est := float64(bff.allCPUPerReq()) / float64(all)
+		out = append(out, fmt.Sprintf("%s/bff ratio if CPU-bound on an idle machine (all cpu/req)  %.3f  %s", t.name, est, passMiss(est >= minRatio)))
+	}
+	if cpu := t.cpuPerReq(); cpu > 0 {
+		out = append(out, fmt.Sprintf("%s/bff proxy cpu/req ratio  %.3f  (%s vs %s)", t.name, float64(bff.cpuPerReq())/float64(cpu), fmtDur(cpu), fmtDur(bff.cpuPerReq())))
+	}
+	return out
 }
 
 // verdicts compares t with bare against the targets.

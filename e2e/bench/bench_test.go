@@ -201,6 +201,19 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+func TestClaimsVerdicts(t *testing.T) {
+	total := func(ok uint64) *targetTotal { return &targetTotal{name: claimsTarget, ok: ok, elapsed: time.Second} }
+	bff := &targetTotal{name: "bff", ok: 1000, elapsed: time.Second}
+	for _, tt := range []struct {
+		t    *targetTotal
+		want string
+	}{{total(985), "0.985  (target >= 0.98)  PASS"}, {total(970), "0.970  (target >= 0.98)  MISS"}} {
+		if got := strings.Join(claimsVerdicts(bff, tt.t), "\n"); !strings.Contains(got, "bff-claims/bff throughput ratio  "+tt.want) {
+			t.Errorf("claimsVerdicts(%d req/s) = %q, want %q", tt.t.ok, got, tt.want)
+		}
+	}
+}
+
 func TestFmtDur(t *testing.T) {
 	tests := []struct {
 		d    time.Duration

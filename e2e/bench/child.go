@@ -179,11 +179,15 @@ func (b *bufferPool) Put(s []byte) {
 }
 
 // benchRoutes are the BFF's API routes: two audiences on the upstream, the
-// second obtained by token exchange, as a typical deployment has.
+// second obtained by token exchange, as a typical deployment has, and a
+// route like the first (same upstream, same token) with a claims rule
+// (apis[].require), whose cost the bff-claims target measures.
 func benchRoutes(upstream string) []config.APIConfig {
 	return []config.APIConfig{
 		{Prefix: "/api/orders/", Upstream: upstream, StripPrefix: true, Audience: "orders-api", Scopes: []string{"orders.read"}},
 		{Prefix: "/api/profile/", Upstream: upstream, StripPrefix: true, Audience: "profile-api", Scopes: []string{"profile.read"}, Exchange: "token-exchange"},
+		{Prefix: "/api/admin/", Upstream: upstream, StripPrefix: true, Audience: "orders-api", Scopes: []string{"orders.read"},
+			Require: []config.RuleConfig{{Claims: map[string][]config.ClaimValue{"groups": {{Value: "admins"}}}}}},
 	}
 }
 

@@ -29,7 +29,9 @@ const (
 )
 
 var benchUsers = []devop.User{
-	{Subject: "user-alice", Username: "alice", Password: "alice-pw", Email: "alice@example.test", Name: "Alice Example", GivenName: "Alice", FamilyName: "Example"},
+	// alice is in the group the claims rule of claimsPath's route asks for.
+	{Subject: "user-alice", Username: "alice", Password: "alice-pw", Email: "alice@example.test", Name: "Alice Example", GivenName: "Alice", FamilyName: "Example",
+		Groups: []string{"staff", "admins"}},
 	{Subject: "user-bob", Username: "bob", Password: "bob-pw", Email: "bob@example.test", Name: "Bob Example", GivenName: "Bob", FamilyName: "Example"},
 	{Subject: "user-carol", Username: "carol", Password: "carol-pw", Email: "carol@example.test", Name: "Carol Example", GivenName: "Carol", FamilyName: "Example"},
 }
