@@ -26,9 +26,11 @@
 //     real token's size), on a transport tuned like the BFF's
 //     (MaxIdleConnsPerHost 256) and with a pooled copy buffer like the
 //     BFF's: the floor for any Go proxy;
+//
 //   - bff: the real BFF (bff.New, bolt store in a temp dir, log level
 //     -log-level in JSON to io.Discard) with a route /api/orders/ to the
 //     upstream wanting audience orders-api, and a signed-in session;
+//
 //   - bff-redis: the same on Redis (-redis-url, or a private redis-server
 //     from PATH started with --save "" --appendonly no; if neither is
 //     available the row is skipped with a message).
