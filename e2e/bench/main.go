@@ -26,15 +26,12 @@
 //     real token's size), on a transport tuned like the BFF's
 //     (MaxIdleConnsPerHost 256) and with a pooled copy buffer like the
 //     BFF's: the floor for any Go proxy;
-//
 //   - bff: the real BFF (bff.New, bolt store in a temp dir, log level
 //     -log-level in JSON to io.Discard) with a route /api/orders/ to the
 //     upstream wanting audience orders-api, and a signed-in session;
-//
 //   - bff-redis: the same on Redis (-redis-url, or a private redis-server
 //     from PATH started with --save "" --appendonly no; if neither is
-//     available the row is skipped with a message).
-//
+//     available the row is skipped with a message);
 //   - bff-claims: the bff target's BFF and session on /api/admin/42, a
 //     route like /api/orders/ (same upstream, same token) whose claims
 //     rule (apis[].require: groups contains admins) the user passes: the
