@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -46,7 +47,7 @@ func (s *Server) stepUpFromUpstream(w http.ResponseWriter, r *http.Request, c pr
 	s.writeError(w, r, errStepUp(su, errUpstreamStepUp))
 }
 
-var errUpstreamStepUp = fmt.Errorf("the API asked for a stronger sign-in (RFC 9470 insufficient_user_authentication)")
+var errUpstreamStepUp = errors.New("the API asked for a stronger sign-in (RFC 9470 insufficient_user_authentication)")
 
 // addStepUp fills the step_up_required fields of body.
 func (s *Server) addStepUp(body *errorBody, r *http.Request, su *authz.StepUp) {
