@@ -5,8 +5,8 @@
 // access log, anti-forgery, security headers, sign-in limits), and [New],
 // which wires the other packages together: bff/config for the
 // configuration, bff/oidcclient for the provider, session for the sessions,
-// bff/tokens for the tokens of API calls, proxy for the calls themselves and
-// web for the SPA. Handlers turn errors into answers in one place
+// bff/authz for the routes' rules, bff/tokens for the tokens of API calls,
+// proxy for the calls themselves and web for the SPA. Handlers turn errors into answers in one place
 // (writeError).
 //
 // It holds no YAML parsing, no OAuth, OIDC or JOSE calls and no store
