@@ -30,11 +30,13 @@ func TestStepUpWithCertifiedProvider(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		honoured []string
+		par      fapiop.PARMode
 		wantACR  string // session acr after the step-up sign-in
 		wantCode int    // callback status
 	}{
-		{"provider honours acr_values", []string{mfa}, mfa, http.StatusFound},
-		{"provider ignores acr_values", nil, "urn:pwd", http.StatusForbidden},
+		{"provider honours acr_values", []string{mfa}, fapiop.PAROff, mfa, http.StatusFound},
+		{"provider honours acr_values, pushed (PAR)", []string{mfa}, fapiop.PARRequired, mfa, http.StatusFound},
+		{"provider ignores acr_values", nil, fapiop.PAROff, "urn:pwd", http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -42,7 +44,7 @@ func TestStepUpWithCertifiedProvider(t *testing.T) {
 				t.Fatal(err)
 			}
 			bffURL := "https://" + l.Addr().String()
-			p := fapiop.Start(t, fapiop.Config{ACRValues: tc.honoured,
+			p := fapiop.Start(t, fapiop.Config{ACRValues: tc.honoured, PAR: tc.par,
 				Users:   []fapiop.User{{Subject: "u-alice", Username: "alice", Password: "alice-pw-7", ACR: "urn:pwd", AMR: []string{"pwd"}}},
 				Clients: []fapiop.Client{{ID: "bff", Secret: "bff-secret-7", RedirectURIs: []string{bffURL + "/bff/callback"}}}})
 			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
