@@ -89,6 +89,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	// ignored acr_values or max_age) changes nothing: the session it was
 	// to upgrade stays as it was.
 	if err := checkStrength(flow, rec, time.Now()); err != nil {
+		// Its refresh token belongs to no session: it must not stay alive.
+		s.revokeAll(ctx, []*session.Record{rec})
 		return err
 	}
 	rec.UserAgent = truncate(r.UserAgent(), 256)

@@ -253,10 +253,14 @@ func TestStepUpRefused(t *testing.T) {
 			b.Login(t, e.url, tt.user, tt.pass)
 			before := b.User(t, e.url, http.StatusOK)
 			_, a, _ := e.call(t, b, "POST", "/api/pay/x", "")
+			activeBefore := activeRefreshTokens(e.OP.IssuedTokens(), e.OP.RefreshTokenActive)
 			resp, body := b.SignInAt(t, e.url, a.LoginURL, tt.user, tt.pass)
 			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "unmet_authentication_requirements") ||
 				!strings.Contains(body, "did not reach the strength") || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
 				t.Fatalf("callback = %d %s, want a 403 page saying the sign-in was too weak", resp.StatusCode, body)
+			}
+			if got := activeRefreshTokens(e.OP.IssuedTokens(), e.OP.RefreshTokenActive); got != activeBefore {
+				t.Errorf("live refresh tokens after a refused step-up = %d, want %d: the refused sign-in's must be revoked", got, activeBefore)
 			}
 			after := b.User(t, e.url, http.StatusOK)
 			if after.Session.ID != before.Session.ID || after.Session.ACR != "pwd" {
@@ -390,4 +394,16 @@ func TestStepUpReturnURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// activeRefreshTokens counts the issued tokens the provider would still
+// take as refresh tokens.
+func activeRefreshTokens(issued []string, active func(string) bool) int {
+	n := 0
+	for _, tok := range issued {
+		if active(tok) {
+			n++
+		}
+	}
+	return n
 }
