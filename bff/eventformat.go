@@ -39,6 +39,14 @@ type endedEventData struct {
 	Reason string `json:"reason"`
 }
 
+// stepUpEventData is the "step_up" event: the same user signed in again,
+// more strongly (session.ReasonStepUp). The session goes on under a new
+// cookie, which the browser already holds: the stream ends after the
+// event and EventSource reconnects by itself with that cookie; the new
+// stream's session event has the new acr. It says nothing else: the old
+// stream cannot tell the new session's state.
+type stepUpEventData struct{}
+
 // sessionEnd is when rec ends unless used again, and whether that is its
 // idle timeout or its lifetime.
 func sessionEnd(rec *session.Record, idle time.Duration) (time.Time, string) {
@@ -49,8 +57,12 @@ func sessionEnd(rec *session.Record, idle time.Duration) (time.Time, string) {
 	return end, session.ExpiringIdle
 }
 
-// acrOf is the acr claim of rec's ID token, if any.
+// acrOf is the acr of rec's sign-in: the record's, or for a session
+// made before records had one, its ID token's claim.
 func acrOf(rec *session.Record) string {
+	if rec.ACR != "" {
+		return rec.ACR
+	}
 	var c struct {
 		ACR string `json:"acr"`
 	}
@@ -109,6 +121,10 @@ func (o *eventWriter) expiring(at time.Time, why string) {
 
 func (o *eventWriter) ended(reason string) {
 	o.event("ended", "", endedEventData{Reason: reason})
+}
+
+func (o *eventWriter) stepUp() {
+	o.event("step_up", "", stepUpEventData{})
 }
 
 func (o *eventWriter) retry(ms string) {

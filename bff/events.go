@@ -60,9 +60,9 @@ func (st *eventStream) notify(n session.Notice) {
 		case session.NoticeExpiring:
 			p.expiring = &n
 		case session.NoticeEnded:
+			// session.ReasonStepUp among them: the stream says step_up
+			// instead of ended (pump).
 			p.ended = n.Reason
-			// case session.NoticeStepUp (issue 16) would set a step_up
-			// event here.
 		}
 	})
 }
@@ -155,6 +155,14 @@ func (s *Server) pump(r *http.Request, st *eventStream, out *eventWriter) error 
 		case <-st.kick:
 		}
 		p := st.take()
+		if p.ended == session.ReasonStepUp {
+			// The session goes on under the cookie the step-up set: the
+			// browser reconnects by itself, with that cookie, and the new
+			// stream's session event has the new strength.
+			out.stepUp()
+			_ = out.flush()
+			return nil
+		}
 		if p.ended != "" {
 			out.ended(p.ended)
 			_ = out.flush()

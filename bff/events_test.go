@@ -186,8 +186,8 @@ func TestEventsEndedReasons(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, session.ReasonBackchannel},
-		{"signed in again", func(t *testing.T, b *harness.Browser) {
-			b.Login(t, r.url, harness.UserName, harness.UserPassword)
+		{"signed in again as another user", func(t *testing.T, b *harness.Browser) {
+			b.Login(t, r.url, harness.OtherName, harness.OtherPass)
 		}, session.ReasonReplaced},
 		{"refresh token rejected", func(t *testing.T, b *harness.Browser) {
 			for _, tok := range r.env.OP.IssuedTokens() {

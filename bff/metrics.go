@@ -66,7 +66,7 @@ func newMetrics(version string) *metrics {
 			Name: "bff_sessions_created_total", Help: "Sessions created at sign-in.",
 		}),
 		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bff_sessions_ended_total", Help: "Sessions ended by reason: logout, revoked, backchannel, frontchannel, refresh_failed, replaced.",
+			Name: "bff_sessions_ended_total", Help: "Sessions ended by reason: logout, revoked, backchannel, frontchannel, refresh_failed, replaced, step_up.",
 		}, []string{"reason"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "bff_session_store_duration_seconds", Help: "Session store call latency by operation.",

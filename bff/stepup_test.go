@@ -407,3 +407,31 @@ func activeRefreshTokens(issued []string, active func(string) bool) int {
 	}
 	return n
 }
+
+// TestStepUpEvent: the event stream of a session that steps up (in another
+// tab) says step_up, not ended, and closes; the browser's reconnect, with
+// the cookie the step-up set, gets a session event with the new acr.
+func TestStepUpEvent(t *testing.T) {
+	e := startStepUp(t, harness.Options{})
+	b := e.NewBrowser()
+	b.Login(t, e.url, harness.UserName, harness.UserPassword)
+	es := openEvents(t, b, e.url)
+	var s sessionEvent
+	if es.Want(t, "session").Decode(t, &s); s.ACR != "pwd" {
+		t.Errorf("session event acr = %q, want pwd", s.ACR)
+	}
+	_, a, _ := e.call(t, b, "POST", "/api/pay/x", "")
+	if resp, body := b.SignInAt(t, e.url, a.LoginURL, harness.UserName, harness.UserPassword); resp.StatusCode != http.StatusFound {
+		t.Fatalf("step-up callback = %d %s", resp.StatusCode, body)
+	}
+	if ev := es.Want(t, "step_up"); ev.Data != "{}" {
+		t.Errorf("step_up data = %q, want {}", ev.Data)
+	}
+	if !es.Ended(5 * time.Second) {
+		t.Error("the stream stayed open after step_up")
+	}
+	again := openEvents(t, b, e.url)
+	if again.Want(t, "session").Decode(t, &s); s.ACR != "mfa" {
+		t.Errorf("reconnected stream's session acr = %q, want mfa", s.ACR)
+	}
+}

@@ -92,7 +92,8 @@ type Event struct {
 	// Key is the session's store key; "" for EventResync.
 	Key string `json:"s,omitempty"`
 	// Reason says why a session ended: logout, revoked, backchannel,
-	// expired, refresh_failed, replaced.
+	// frontchannel, expired, refresh_failed, replaced, step_up (the
+	// Reason* constants).
 	Reason string `json:"r,omitempty"`
 }
 
@@ -103,8 +104,9 @@ type EventKind string
 const (
 	// EventEnded: the session is gone.
 	EventEnded EventKind = "ended"
-	// EventChanged: the record changed (renewed tokens, a keepalive, a
-	// step-up); read it again.
+	// EventChanged: the record changed (renewed tokens, a keepalive);
+	// read it again. A step-up is not a change: it ends the session for
+	// ReasonStepUp and continues it under a new key.
 	EventChanged EventKind = "changed"
 	// EventResync: events may have been missed; re-read every session of
 	// interest.

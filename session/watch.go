@@ -27,10 +27,10 @@ const (
 	// within Config.ExpiryWarning. Told once per end time.
 	NoticeExpiring NoticeKind = "expiring"
 	// NoticeEnded: the session is gone, for Reason (one of the Reason*
-	// constants). The watcher is stopped.
+	// constants). The watcher is stopped. A step-up ends the session for
+	// ReasonStepUp: it goes on under a new key (Manager.Continue), which
+	// the watcher follows by watching the browser's new cookie.
 	NoticeEnded NoticeKind = "ended"
-	// A step-up (issue 16) arrives as NoticeChanged with the new claims;
-	// a kind of its own, if one is wanted, belongs here.
 )
 
 // Expiry reasons of [NoticeExpiring].

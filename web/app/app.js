@@ -106,7 +106,7 @@ const ENDED_TEXT = {
   frontchannel: 'You were signed out at your identity provider.',
   expired: 'Your session expired because it was not used.',
   refresh_failed: 'Your session could not be renewed.',
-  replaced: 'You signed in again in another tab.',
+  replaced: 'You signed in again, as another user, in another tab.',
 };
 
 function showSignedOut(reason) {
@@ -176,6 +176,10 @@ function openEvents() {
     const x = parseEvent(e) || {};
     showSignedOut(x.reason || 'unknown');
   });
+  // A stronger sign-in in another tab: the session goes on under the new
+  // cookie. The stream reconnects by itself with it; the page shows the
+  // new strength.
+  es.addEventListener('step_up', () => checkUser());
   es.addEventListener('error', () => {
     if (es.readyState !== EventSource.CLOSED) return; // reconnecting by itself
     state.events = null;
