@@ -456,7 +456,7 @@ function showStepUp(method, url, body, afterStepUp) {
     go.onclick = () => {
       sessionStorage.setItem(PENDING_KEY, JSON.stringify({ method, url, at: Date.now() }));
       go.disabled = true;
-      stopPolling();
+      closeEvents();
       location.assign(target.pathname + target.search);
     };
     go.disabled = false;
