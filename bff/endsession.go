@@ -55,9 +55,9 @@ func (s *Server) revokeAll(ctx context.Context, recs []*session.Record) {
 			continue
 		}
 		wg.Add(1)
-		s.background.Add(1)
+		s.shared.background.Add(1)
 		go func() {
-			defer s.background.Done()
+			defer s.shared.background.Done()
 			defer wg.Done()
 			s.revoke(ctx, rec)
 		}()

@@ -41,7 +41,6 @@ type Server struct {
 	signInResources []string
 	proxy           *proxy.Handler
 	events          *eventHub
-	background      sync.WaitGroup // revocations still under way, the session worker
 	metrics         *metrics
 	tracing         *telemetry.Tracing
 	tracer          trace.Tracer // nil when tracing is off
@@ -50,9 +49,10 @@ type Server struct {
 	loginStarts, loginCallbacks *loginLimiter
 	unlistedProxy               sync.Once
 
+	// handler serves this generation; shared holds what every generation
+	// of the server shares (see Reload).
 	handler http.Handler
-	stop    context.CancelFunc
-	closers []func() error
+	shared  *shared
 }
 
 // New checks cfg, opens the session store and builds the HTTP surface. It
@@ -68,7 +68,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Version), tracing: cfg.Tracing, tracer: cfg.Tracing.Tracer()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Version), tracing: cfg.Tracing, tracer: cfg.Tracing.Tracer(),
+		shared: newShared()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -94,19 +95,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	s.login = newLoginFlows(keys)
-	s.dpopSeeds = dpopSeeds(keys)
-	s.loginStarts, s.loginCallbacks = newLoginLimiter(cfg.RateLimit), newLoginLimiter(cfg.RateLimit)
+	s.keyed(keys)
 	warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.stop = stop
+	s.shared.ctx, s.shared.stop = warmCtx, stop
 	go s.logFeatures(warmCtx)
-	s.background.Add(1)
+	s.shared.background.Add(1)
 	go func() {
-		defer s.background.Done()
+		defer s.shared.background.Done()
 		s.sessions.Run(warmCtx)
 	}()
 	go s.events.beat(warmCtx)
+	s.shared.current.Store(s)
 	return s, nil
+}
+
+// keyed sets what this generation derives from the encryption keys and
+// the rate limits.
+func (s *Server) keyed(keys [][]byte) {
+	s.login = newLoginFlows(keys)
+	s.dpopSeeds = dpopSeeds(keys)
+	s.loginStarts, s.loginCallbacks = newLoginLimiter(s.cfg.RateLimit), newLoginLimiter(s.cfg.RateLimit)
 }
 
 // openSessions opens the store and the session manager on it.
@@ -141,7 +149,7 @@ func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
 	if err != nil {
 		return err // only for a nil store or cipher, which cannot be here
 	}
-	s.closers = append(s.closers, s.sessions.Close)
+	s.shared.closers = append(s.shared.closers, s.sessions.Close)
 	return nil
 }
 
@@ -194,7 +202,7 @@ func (s *Server) Drain() { s.events.drain() }
 
 // Handler is the whole HTTP surface: /bff/*, the API routes, /healthz,
 // /readyz, /metrics (unless metrics_listen is set) and the SPA.
-func (s *Server) Handler() http.Handler { return s.handler }
+func (s *Server) Handler() http.Handler { return s.shared.front }
 
 // MetricsHandler serves Prometheus metrics, for metrics_listen.
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
@@ -205,20 +213,21 @@ func (s *Server) Close() error {
 	if s.events != nil {
 		s.events.drain()
 	}
-	if s.stop != nil {
-		s.stop()
+	if s.shared.stop != nil {
+		s.shared.stop()
 	}
-	s.background.Wait() // each revocation is bounded by its own timeout
+	s.shared.background.Wait() // each revocation is bounded by its own timeout
 	var errs []error
-	for _, c := range s.closers {
+	for _, c := range s.shared.closers {
 		errs = append(errs, c())
 	}
-	s.closers = nil
+	s.shared.closers = nil
 	return errors.Join(errs...)
 }
 
 // Ready reports whether the store answers and discovery is loaded.
 func (s *Server) Ready(ctx context.Context) error {
+	s = s.shared.current.Load()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var errs []error

@@ -227,6 +227,7 @@ func New(cfg Config) (*Handler, error) {
 			nonces[origin] = &nonceCell{}
 		}
 		rt.nonce = nonces[origin]
+		rt.transport = routeTransport(cfg.Transport, rt)
 		rt.rp = h.reverseProxy(rt, cfg.Transport)
 		rt.handler = http.Handler(routeHandler{h: h, rt: rt})
 		if cfg.Middleware != nil {
@@ -403,4 +404,15 @@ func tokenFrom(ctx context.Context) Credential {
 		return c.cred
 	}
 	return Credential{}
+}
+
+// CloseIdleConnections closes the routes' idle upstream connections, for a
+// Handler replaced by another (a configuration reload): calls under way
+// keep theirs.
+func (h *Handler) CloseIdleConnections() {
+	for _, rt := range h.byConfig {
+		if c, ok := rt.transport.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
 }

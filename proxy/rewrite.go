@@ -13,7 +13,7 @@ import (
 func (h *Handler) reverseProxy(rt *route, base http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { h.rewrite(rt, pr) },
-		Transport:      h.traced(&dpopTransport{next: routeTransport(base, rt), rt: rt, h: h}, rt),
+		Transport:      h.traced(&dpopTransport{next: rt.transport, rt: rt, h: h}, rt),
 		ModifyResponse: rt.modifyResponse,
 		ErrorHandler:   h.errorHandler(rt),
 		ErrorLog:       slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),

@@ -28,6 +28,8 @@ type route struct {
 	allow        string // Allow header for 405
 	rp           *httputil.ReverseProxy
 	handler      http.Handler // routeHandler in Config.Middleware
+	// transport dials the upstream (under the tracing and DPoP wrappers).
+	transport http.RoundTripper
 	// nonce is the upstream server's last DPoP nonce, shared by every
 	// route to the same origin.
 	nonce *nonceCell

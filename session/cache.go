@@ -122,3 +122,13 @@ func (c *recordCache) lookup(key string) *Record {
 	}
 	return nil
 }
+
+// clear drops every entry, and counts a removal and a change so that no
+// put under way lands afterwards (see SetCipher).
+func (c *recordCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
+	c.removals++
+	c.changes++
+}

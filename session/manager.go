@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -75,6 +76,7 @@ type Config struct {
 // concurrent use.
 type Manager struct {
 	cfg      Config
+	cipher   atomic.Pointer[Cipher] // cfg.Cipher until SetCipher
 	store    *backend
 	cache    recordCache
 	calls    calls    // API calls under way, by store key
@@ -112,12 +114,28 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 30 * time.Second
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:   cfg,
 		store: newBackend(cfg.Store, cfg.Observe),
 		cache: recordCache{max: cfg.CacheSize},
 		watch: newWatchers(cfg.IdleTimeout, cfg.ExpiryWarning),
-	}, nil
+	}
+	m.cipher.Store(cfg.Cipher)
+	return m, nil
+}
+
+// SetCipher replaces the cipher records are sealed and opened with, for a
+// key rotation without a restart: records written from now on are sealed
+// with c's first key, and every key of c opens. Records sealed with a key
+// c lacks no longer open (their users are signed out), so add keys before
+// dropping one. The decoded-record cache is emptied, so that no record
+// sealed with a dropped key is served from it. It is safe for concurrent
+// use.
+func (m *Manager) SetCipher(c *Cipher) {
+	if c != nil {
+		m.cipher.Store(c)
+		m.cache.clear()
+	}
 }
 
 // IdleTimeout returns the configured idle timeout.
@@ -291,7 +309,7 @@ func (m *Manager) decode(key string, b []byte, epoch cacheEpoch) *Record {
 	if rec := m.cache.get(key, b); rec != nil {
 		return rec
 	}
-	plain, err := m.cfg.Cipher.Open(b, []byte(key))
+	plain, err := m.cipher.Load().Open(b, []byte(key))
 	if err != nil {
 		return nil
 	}
@@ -310,7 +328,7 @@ func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool
 	if err != nil {
 		return fmt.Errorf("session: encode: %w", err)
 	}
-	b := m.cfg.Cipher.Seal(plain, []byte(key))
+	b := m.cipher.Load().Seal(plain, []byte(key))
 	expiry := rec.IdleExpiresAt(m.cfg.IdleTimeout)
 	epoch := m.cache.epoch()
 	if create {

@@ -40,8 +40,9 @@ import (
 var version = "dev"
 
 func main() {
-	// SIGHUP's default action ends the process: a `kill -HUP` meant as
-	// "reload", or a closed terminal, must not take the server down.
+	// SIGHUP's default action ends the process: a closed terminal must not
+	// take the server down. The server reloads its configuration on it
+	// (runServer); other commands ignore it.
 	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
@@ -165,7 +166,13 @@ func runServer(ctx context.Context, args, environ []string, stderr io.Writer) in
 		}
 		return 1
 	}
-	code := serve(ctx, cfg, logger, srv)
+	// SIGHUP reloads the file (and BFF_* variables as they were at start:
+	// a process cannot see its environment change).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := func() { reloadConfig(ctx, srv, path, environ, logger) }
+	code := serve(ctx, cfg, logger, srv, hup, reload)
 	if err := srv.Close(); err != nil {
 		logger.Error("close", "err", err)
 		code = 1
@@ -176,8 +183,7 @@ func runServer(ctx context.Context, args, environ []string, stderr io.Writer) in
 // serve runs srv until ctx ends, then drains in-flight requests for
 // cfg.Server.ShutdownTimeout. ReadTimeout and WriteTimeout stay unset so
 // streams and WebSockets work; ReadHeaderTimeout bounds slow clients.
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, srv *bff.Server) int {
-
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, srv *bff.Server, hup <-chan os.Signal, reload func()) int {
 	errc := make(chan error, 2)
 	servers := []*http.Server{}
 	listen := func(addr string, h http.Handler, what string) bool {
@@ -210,12 +216,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, srv *bff
 	code := 0
 	if ok {
 		logger.Info("bff started", "version", versionString(), "public_url", cfg.PublicURL)
-		select {
-		case <-ctx.Done():
-			logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
-		case err := <-errc:
-			logger.Error("serve", "err", err)
-			code = 1
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
+				break wait
+			case err := <-errc:
+				logger.Error("serve", "err", err)
+				code = 1
+				break wait
+			case <-hup:
+				reload()
+			}
 		}
 	} else {
 		code = 1
@@ -294,4 +307,27 @@ func versionString() string {
 		v += " (module " + bi.Main.Version + ")"
 	}
 	return v
+}
+
+// reloadConfig reads the configuration again and applies it (see
+// bff.Server.Reload). A configuration with problems is refused, every
+// problem logged, and the running one kept.
+func reloadConfig(ctx context.Context, srv *bff.Server, path string, environ []string, logger *slog.Logger) {
+	logger.Info("SIGHUP: reloading the configuration", "config", path)
+	cfg, loadErr := config.Load(path, environ)
+	problems := config.Problems(loadErr, cfg.Validate())
+	if len(problems) == 0 {
+		restart, err := srv.Reload(ctx, bff.Config{Config: cfg})
+		if err == nil {
+			if len(restart) > 0 {
+				logger.Warn("reloaded, but these settings need a restart and keep their running values", "keys", strings.Join(restart, ", "))
+			}
+			return
+		}
+		problems = config.Problems(err)
+	}
+	for _, p := range problems {
+		logger.Error("reload refused", "problem", p.Error())
+	}
+	logger.Error("reload refused: the running configuration is kept", "problems", len(problems))
 }
