@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ func BenchmarkManagerLoad(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
-			token, err := m.Create(ctx, typicalRecord())
+			token, err := m.Create(ctx, typicalRecord(b))
 			if err != nil {
 				b.Fatalf("Create() = %v", err)
 			}
@@ -84,25 +83,4 @@ func openBenchRedis(b *testing.B) scs.CtxStore {
 		r.Close()
 	})
 	return r
-}
-
-// typicalRecord has tokens of realistic sizes (RS256 JWTs of about 900
-// bytes) so decryption and decoding cost what they cost in production.
-func typicalRecord() *session.Record {
-	jwt := func(c byte) session.Secret { return session.Secret(strings.Repeat(string(c), 900)) }
-	return &session.Record{
-		Subject:      "user-1",
-		SID:          "sid-1",
-		IDToken:      jwt('i'),
-		AccessToken:  jwt('a'),
-		RefreshToken: session.Secret(strings.Repeat("r", 64)),
-		AccessExpiry: time.Now().Add(time.Hour),
-		Tokens: map[string]session.Token{
-			"orders-api":  {AccessToken: jwt('o'), Expiry: time.Now().Add(time.Hour)},
-			"reports-api": {AccessToken: jwt('p'), Expiry: time.Now().Add(time.Hour)},
-		},
-		Claims:    []byte(`{"sub":"user-1","name":"Ada Lovelace","email":"ada@example.com","email_verified":true}`),
-		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
-		IP:        "203.0.113.7",
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -277,8 +276,8 @@ func (m *Manager) decode(key string, b []byte, epoch cacheEpoch) *Record {
 	if err != nil {
 		return nil
 	}
-	rec := new(Record)
-	if err := json.Unmarshal(plain, rec); err != nil {
+	rec, err := UnmarshalRecord(plain)
+	if err != nil {
 		return nil
 	}
 	m.cache.putRead(key, b, rec, epoch)
@@ -288,9 +287,9 @@ func (m *Manager) decode(key string, b []byte, epoch cacheEpoch) *Record {
 // save writes rec under key: a new session when create is set, otherwise
 // only over one still stored ([ErrNotFound] if it was deleted meanwhile).
 func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool) error {
-	plain, err := json.Marshal(rec)
+	plain, err := MarshalRecord(rec)
 	if err != nil {
-		return fmt.Errorf("session: encode: %w", err)
+		return err
 	}
 	b := m.cfg.Cipher.Seal(plain, []byte(key))
 	expiry := rec.IdleExpiresAt(m.cfg.IdleTimeout)
