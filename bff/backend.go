@@ -18,6 +18,7 @@ func openStore(ctx context.Context, cfg config.SessionConfig) (scs.CtxStore, err
 		return redisstore.Open(ctx, redisstore.Config{
 			URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
 			Username: cfg.RedisUsername, Password: cfg.RedisPassword, Timeout: cfg.RedisTimeout,
+			NoNearCache: cfg.RedisNearCache == "off",
 		})
 	default:
 		return boltstore.Open(cfg.Path)

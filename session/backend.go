@@ -14,6 +14,7 @@ import (
 type backend struct {
 	store    scs.CtxStore
 	replacer Replacer    // nil: find, then commit
+	fresh    FreshFinder // nil: FindCtx is always fresh
 	index    Index       // nil: scan the store, or ErrNotSupported
 	locker   Locker      // never nil: the store's, or an in-process one
 	replay   ReplayCache // never nil: the store's, or an in-process one
@@ -29,6 +30,7 @@ type backend struct {
 func newBackend(store scs.CtxStore, observe func(context.Context, string, time.Duration, error)) *backend {
 	b := &backend{store: store, observe: observe}
 	b.replacer, _ = store.(Replacer)
+	b.fresh, _ = store.(FreshFinder)
 	b.index, _ = store.(Index)
 	b.pinger, _ = store.(Pinger)
 	if b.locker, _ = store.(Locker); b.locker == nil {
@@ -66,6 +68,17 @@ func (b *backend) report(ctx context.Context, op string, start time.Time, err er
 func (b *backend) find(ctx context.Context, key string) ([]byte, bool, error) {
 	t := b.start()
 	v, found, err := b.store.FindCtx(ctx, key)
+	b.done(ctx, "find", t, err)
+	return v, found, err
+}
+
+// findFresh is find past any near-cache of the store's.
+func (b *backend) findFresh(ctx context.Context, key string) ([]byte, bool, error) {
+	if b.fresh == nil {
+		return b.find(ctx, key)
+	}
+	t := b.start()
+	v, found, err := b.fresh.FindFresh(ctx, key)
 	b.done(ctx, "find", t, err)
 	return v, found, err
 }

@@ -239,7 +239,15 @@ func (m *Manager) Touch(ctx context.Context, key string) (*Record, error) {
 // decryption and JSON decoding, yet a change made by another instance is
 // seen at once.
 func (m *Manager) find(ctx context.Context, key string) (*Record, error) {
-	rec, _, err := m.findStored(ctx, key)
+	rec, _, err := m.findStored(ctx, key, false)
+	return rec, err
+}
+
+// findFresh is find for a read that decides a write: past the store's
+// near-cache, if it has one ([FreshFinder]), and past an exclusive
+// Manager's trust in its own cache, which is exact anyway.
+func (m *Manager) findFresh(ctx context.Context, key string) (*Record, error) {
+	rec, _, err := m.findStored(ctx, key, true)
 	return rec, err
 }
 
@@ -248,14 +256,20 @@ func (m *Manager) find(ctx context.Context, key string) (*Record, error) {
 // Such a record is as good as gone for the user, who is simply signed out,
 // but it must not be unindexed: an instance started with the wrong keys
 // would otherwise hide live sessions from logout for good.
-func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stored bool, err error) {
+func (m *Manager) findStored(ctx context.Context, key string, fresh bool) (rec *Record, stored bool, err error) {
 	if m.cfg.Exclusive {
 		if rec := m.cache.lookup(key); rec != nil {
 			return rec, true, nil
 		}
 	}
 	epoch := m.cache.epoch()
-	b, found, err := m.store.find(ctx, key)
+	var b []byte
+	var found bool
+	if fresh {
+		b, found, err = m.store.findFresh(ctx, key)
+	} else {
+		b, found, err = m.store.find(ctx, key)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("session: find: %w", err)
 	}
@@ -332,7 +346,7 @@ func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (chan
 		return nil, err
 	}
 	defer unlock()
-	rec, err := m.find(ctx, key)
+	rec, err := m.findFresh(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +399,7 @@ func visibleChange(a, b *Record) bool {
 // bound to it and tells its watchers, then publishes the end: every
 // instance that hears it (see [Manager.Run]) does the same.
 func (m *Manager) Delete(ctx context.Context, key, reason string) (*Record, error) {
-	rec, err := m.find(ctx, key)
+	rec, err := m.findFresh(ctx, key)
 	if err != nil {
 		return nil, err
 	}

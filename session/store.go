@@ -25,6 +25,17 @@ type Replacer interface {
 	Replace(ctx context.Context, key string, b []byte, expiry time.Time) (replaced bool, err error)
 }
 
+// FreshFinder is a store whose FindCtx may answer from a near-cache kept
+// current by the server's invalidations (Redis client tracking), which
+// can arrive a moment after another instance's write. FindFresh asks the
+// server itself. The Manager uses it where a read decides a write: the
+// re-read under the session lock in [Manager.Update] (another instance
+// may have just renewed the tokens and released the lock) and the read
+// in [Manager.Delete] (whose refresh token gets revoked).
+type FreshFinder interface {
+	FindFresh(ctx context.Context, key string) (b []byte, found bool, err error)
+}
+
 // Index finds sessions by an attribute (the user's subject or the provider's
 // sid) without scanning the store: a lookup costs in proportion to the
 // sessions that match. Entries may outlive their session; [Manager] checks

@@ -23,7 +23,7 @@ import (
 	"github.com/bff-project/bff/session"
 	"github.com/bff-project/bff/session/boltstore"
 	"github.com/bff-project/bff/session/redisstore"
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 )
 
 // scaleRedisPrefix is the BFF's default key prefix, used in -scale so that
@@ -217,7 +217,11 @@ func (e *env) sessionSize(ctx context.Context, bffs []bffChild, alice map[string
 	}
 	fmt.Printf("  sealed: %d B\n", len(blob))
 	if r, ok := backend.(*redisstore.Store); ok {
-		if err := printRedisSize(ctx, r.Client(), b.RedisPrefix+"s:"+session.StoreKey(alice[b.Name])); err != nil {
+		c, err := r.Client()
+		if err != nil {
+			return nil, err
+		}
+		if err := printRedisSize(ctx, c, b.RedisPrefix+"s:"+session.StoreKey(alice[b.Name])); err != nil {
 			return nil, err
 		}
 	}
@@ -232,22 +236,22 @@ func audienceSizes(rec *session.Record) string {
 	return strings.Join(parts, "+")
 }
 
-func printRedisSize(ctx context.Context, c redis.UniversalClient, key string) error {
-	usage, err := c.MemoryUsage(ctx, key, 0).Result()
+func printRedisSize(ctx context.Context, c rueidis.Client, key string) error {
+	usage, err := c.Do(ctx, c.B().MemoryUsage().Key(key).Samples(0).Build()).AsInt64()
 	if err != nil {
 		return fmt.Errorf("MEMORY USAGE: %w", err)
 	}
-	strlen, err := c.StrLen(ctx, key).Result()
+	strlen, err := c.Do(ctx, c.B().Strlen().Key(key).Build()).AsInt64()
 	if err != nil {
 		return fmt.Errorf("STRLEN: %w", err)
 	}
 	var index int64
-	keys, err := c.Keys(ctx, scaleRedisPrefix+"i:*").Result()
+	keys, err := c.Do(ctx, c.B().Keys().Pattern(scaleRedisPrefix+"i:*").Build()).AsStrSlice()
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		n, _ := c.MemoryUsage(ctx, k, 0).Result()
+		n, _ := c.Do(ctx, c.B().MemoryUsage().Key(k).Samples(0).Build()).AsInt64()
 		index += n
 	}
 	fmt.Printf("  Redis: MEMORY USAGE %d B, STRLEN %d B (target <= 6144 B: %s); its %d index sets (by sub, by sid) %d B\n",
@@ -267,7 +271,10 @@ func (e *env) fill(ctx context.Context, b bffChild, tmpl *session.Record, o opti
 		return 0, err
 	}
 	defer backend.Close()
-	c := backend.(*redisstore.Store).Client()
+	c, err := backend.(*redisstore.Store).Client()
+	if err != nil {
+		return 0, err
+	}
 	before, _ := usedMemory(ctx, c)
 	n, d, err := e.create(ctx, backend, tmpl, o)
 	after, _ := usedMemory(ctx, c)
@@ -278,8 +285,8 @@ func (e *env) fill(ctx context.Context, b bffChild, tmpl *session.Record, o opti
 	return n, err
 }
 
-func usedMemory(ctx context.Context, c redis.UniversalClient) (int64, error) {
-	info, err := c.Info(ctx, "memory").Result()
+func usedMemory(ctx context.Context, c rueidis.Client) (int64, error) {
+	info, err := c.Do(ctx, c.B().Info().Section("memory").Build()).ToString()
 	if err != nil {
 		return 0, err
 	}

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/e2e/harness"
+	"github.com/bff-project/bff/session/redistest"
 )
 
 // sessionCookie is the BFF's session cookie (DESIGN.md, "Cookies").
@@ -84,23 +84,9 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 }
 
 // dropKeys deletes what a test left under prefix, so that a shared Redis
-// (BFF_TEST_REDIS_URL) does not fill up. Failures are only logged: the
-// server may be a private one already stopped.
+// (BFF_TEST_REDIS_URL) does not fill up.
 func dropKeys(t testing.TB, redisURL, prefix string) {
-	opt, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	opt.MaxRetries, opt.DialTimeout = -1, time.Second
-	rc := redis.NewClient(opt)
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	iter := rc.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for iter.Next(ctx) {
-		rc.Del(ctx, iter.Val())
-	}
+	redistest.DropPrefix(t, redisURL, prefix)
 }
 
 // newClient returns a client that trusts the test servers, has no cookie
