@@ -30,10 +30,14 @@ func (c *cluster) idleOf(t *testing.T, base, cookie string) time.Time {
 // the record (a proxied call there records the visit, moving the idle
 // expiry); the very next request to B and to C shows the change.
 func TestChangeSeenByCachingInstance(t *testing.T) {
+	eachStore(t, testChangeSeenByCachingInstance)
+}
+
+func testChangeSeenByCachingInstance(t *testing.T, st shared) {
 	const idle = 10 * time.Second // the visit is recorded once per idle/10
 	c := startCluster(t, clusterOptions{
-		redisURL: redisURL(t),
-		config:   func(cfg *bff.Config) { cfg.Session.IdleTimeout = idle },
+		store:  st,
+		config: func(cfg *bff.Config) { cfg.Session.IdleTimeout = idle },
 	})
 	a, b, cc := c.inst[0], c.inst[1], c.inst[2]
 	_, cookie := c.login(t, a.URL, harness.UserName, harness.UserPassword)

@@ -38,7 +38,7 @@ const nearCacheNotices = 500 * time.Millisecond
 // Bounds of the outage test.
 const (
 	// maxLatency bounds every answer, in an outage too: the store's
-	// timeout (500ms by default, one retry) must answer 503 rather than
+	// timeout (500ms by default, two retries) must answer 503 rather than
 	// hang.
 	maxLatency = 3 * time.Second
 	// recoveryWithin is how long the instances may take to be ready after
@@ -46,9 +46,9 @@ const (
 	recoveryWithin = 5 * time.Second
 	loadWorkers    = 6
 	// downFor is how long Redis stays down: long enough for each worker
-	// to send a few requests that start and end in the outage, when each
-	// takes about two store timeouts.
-	downFor = 2500 * time.Millisecond
+	// to send a few requests that start and end in the outage (after
+	// nearCacheNotices), when each takes up to three store timeouts.
+	downFor = 3500 * time.Millisecond
 )
 
 // TestRedisOutage runs a load of /bff/user and proxied calls on three
@@ -106,7 +106,7 @@ type sample struct {
 
 func (tc outageTest) run(t *testing.T) {
 	redisURL, down, up := tc.redis(t)
-	c := startCluster(t, clusterOptions{redisURL: redisURL})
+	c := startCluster(t, clusterOptions{store: shared{kind: "redis", url: redisURL}})
 	_, cookie := c.login(t, c.inst[0].URL, harness.UserName, harness.UserPassword)
 	sessionID := c.user(t, c.inst[0].URL, cookie).Session.ID
 	for _, in := range c.inst {

@@ -10,7 +10,6 @@ import (
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/e2e/harness"
-	"github.com/bff-project/bff/session/redistest"
 )
 
 // tokenLifetime is the provider's access-token lifetime in the renewal
@@ -26,14 +25,17 @@ const tokenLifetime = 4 * time.Second
 // again, which would end the session, so the successes and the session
 // still working afterwards also show that no refresh token was used twice.
 func TestRenewalOncePerSessionAcrossInstances(t *testing.T) {
-	redisURL := redistest.Server(t)
+	eachStore(t, testRenewalOncePerSession)
+}
+
+func testRenewalOncePerSession(t *testing.T, st shared) {
 	for _, tc := range []renewalTest{
 		{name: "audience by refresh", path: "/api/orders/whoami", audience: "orders-api", want: devop.Counts{Refresh: 1}},
 		// Token exchange needs a live sign-in access token: renew it (one
 		// refresh), then exchange it (one exchange).
 		{name: "token exchange", path: "/api/profile/whoami", audience: "profile-api", want: devop.Counts{Refresh: 1, TokenExchange: 1}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, redisURL) })
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, st) })
 	}
 }
 
@@ -48,9 +50,9 @@ type renewalTest struct {
 // concurrency is how many requests one round sends at the same moment.
 const concurrency = 50
 
-func (tc renewalTest) run(t *testing.T, redisURL string) {
+func (tc renewalTest) run(t *testing.T, st shared) {
 	c := startCluster(t, clusterOptions{
-		redisURL:            redisURL,
+		store:               st,
 		accessTokenLifetime: tokenLifetime,
 		config: func(cfg *bff.Config) {
 			// Renew only once a token has expired, so that the test knows
@@ -77,7 +79,9 @@ func (tc renewalTest) run(t *testing.T, redisURL string) {
 		after := c.env.OP.Counts()
 
 		failed := 0
+		var slowest time.Duration
 		for _, r := range results {
+			slowest = max(slowest, r.took)
 			if r.err != nil || r.status != http.StatusOK {
 				if failed++; failed <= 5 {
 					t.Errorf("round %d: %v; want 200", round, r)
@@ -89,6 +93,7 @@ func (tc renewalTest) run(t *testing.T, redisURL string) {
 		if failed > 0 {
 			t.Errorf("round %d: %d of %d requests failed", round, failed, len(results))
 		}
+		t.Logf("round %d: slowest of %d requests %v", round, len(results), slowest.Round(time.Millisecond))
 		got := devop.Counts{Refresh: after.Refresh - before.Refresh, TokenExchange: after.TokenExchange - before.TokenExchange}
 		if got != tc.want {
 			t.Errorf("round %d: provider token calls for %d concurrent requests on 3 instances = %+v, want %+v", round, concurrency, got, tc.want)

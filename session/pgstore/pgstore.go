@@ -161,6 +161,11 @@ func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// max(4, CPUs) keeps requests from queueing for a connection.
 		pc.MaxConns = 16
 	}
+	if !strings.Contains(url, "pool_min_conns") {
+		// A burst after a quiet spell should not wait for connections
+		// (each a TLS and auth handshake) to be made.
+		pc.MinConns = 4
+	}
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
