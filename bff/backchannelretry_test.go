@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"testing"
 
-
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/e2e/harness"
 	"github.com/bff-project/bff/session/redistest"

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/bff-project/bff/session/redisstore"
 	"github.com/bff-project/bff/session/redistest"
 )
