@@ -13,13 +13,14 @@ import (
 // doc). Every call that reaches the store is reported to observe.
 type backend struct {
 	store    scs.CtxStore
-	replacer Replacer    // nil: find, then commit
-	fresh    FreshFinder // nil: FindCtx is always fresh
-	index    Index       // nil: scan the store, or ErrNotSupported
-	locker   Locker      // never nil: the store's, or an in-process one
-	replay   ReplayCache // never nil: the store's, or an in-process one
-	pinger   Pinger      // nil: Ping is a Find
-	notifier Notifier    // never nil: the store's, or an in-process one
+	replacer Replacer       // nil: find, then commit
+	fresh    FreshFinder    // nil: FindCtx is always fresh
+	index    Index          // nil: scan the store, or ErrNotSupported
+	deleter  IndexedDeleter // nil: delete, then remove index entries
+	locker   Locker         // never nil: the store's, or an in-process one
+	replay   ReplayCache    // never nil: the store's, or an in-process one
+	pinger   Pinger         // nil: Ping is a Find
+	notifier Notifier       // never nil: the store's, or an in-process one
 	observe  func(ctx context.Context, op string, d time.Duration, err error)
 
 	// writes serialises find-then-commit with this process's deletes of the
@@ -32,6 +33,9 @@ func newBackend(store scs.CtxStore, observe func(context.Context, string, time.D
 	b.replacer, _ = store.(Replacer)
 	b.fresh, _ = store.(FreshFinder)
 	b.index, _ = store.(Index)
+	if b.index != nil {
+		b.deleter, _ = store.(IndexedDeleter)
+	}
 	b.pinger, _ = store.(Pinger)
 	if b.locker, _ = store.(Locker); b.locker == nil {
 		b.locker = new(LocalLocker)
@@ -123,6 +127,19 @@ func (b *backend) delete(ctx context.Context, key string) error {
 	err := b.store.DeleteCtx(ctx, key)
 	b.done(ctx, "delete", t, err)
 	return err
+}
+
+// deleteIndexed deletes key and its index entries in one step; ok is false
+// for a store without an [IndexedDeleter], which the caller then does in
+// steps.
+func (b *backend) deleteIndexed(ctx context.Context, key string, entries []IndexEntry) (ok bool, err error) {
+	if b.deleter == nil {
+		return false, nil
+	}
+	t := b.start()
+	err = b.deleter.DeleteIndexed(ctx, key, entries)
+	b.done(ctx, "delete", t, err)
+	return true, err
 }
 
 // indexAdd and indexRemove do nothing without an Index: lookups then scan.

@@ -403,6 +403,16 @@ func (m *Manager) Delete(ctx context.Context, key, reason string) (*Record, erro
 	if err != nil {
 		return nil, err
 	}
+	if rec != nil {
+		if done, err := m.store.deleteIndexed(ctx, key, indexEntries(rec)); done {
+			if err != nil {
+				return nil, fmt.Errorf("session: delete: %w", err)
+			}
+			m.cache.remove(key)
+			m.ended(ctx, key, reason)
+			return rec, nil
+		}
+	}
 	if err := m.store.delete(ctx, key); err != nil {
 		return nil, fmt.Errorf("session: delete: %w", err)
 	}
@@ -431,6 +441,16 @@ func (m *Manager) forget(ctx context.Context, key string, rec *Record) {
 	m.cache.remove(key)
 	m.unindex(ctx, key, rec)
 	m.ended(ctx, key, ReasonExpired)
+}
+
+// indexEntries are the index entries of rec, hashed as the index holds
+// them.
+func indexEntries(rec *Record) []IndexEntry {
+	entries := []IndexEntry{{BySubject, indexValue(rec.Subject)}}
+	if rec.SID != "" {
+		entries = append(entries, IndexEntry{BySID, indexValue(rec.SID)})
+	}
+	return entries
 }
 
 func (m *Manager) unindex(ctx context.Context, key string, rec *Record) {

@@ -51,6 +51,18 @@ type Index interface {
 	IndexLookup(ctx context.Context, kind, value string) ([]string, error)
 }
 
+// IndexEntry names one index entry of a session: (kind, value).
+type IndexEntry struct{ Kind, Value string }
+
+// IndexedDeleter deletes a session and its index entries in one step: one
+// transaction (one disk sync) or one round trip instead of three. A
+// back-channel logout that ends a user's sessions feels it, above all on
+// stores that sync each write. Removing entries that are gone is not an
+// error.
+type IndexedDeleter interface {
+	DeleteIndexed(ctx context.Context, key string, entries []IndexEntry) error
+}
+
 // Locker serialises work on one session across goroutines and, for shared
 // stores, across instances.
 type Locker interface {

@@ -88,9 +88,11 @@ package main
 
 import (
 	"context"
+
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/bff-project/bff/session/pgtest"
 	"os"
 	"os/signal"
 	"slices"
@@ -105,6 +107,7 @@ type options struct {
 	rounds     int
 	stores     []string
 	redisURL   string
+	pgURL      string
 	cpuprofile string
 	logLevel   string
 	scale      bool
@@ -121,9 +124,10 @@ func main() {
 	flag.DurationVar(&o.d, "d", 10*time.Second, "measured duration per target and round")
 	flag.DurationVar(&o.warm, "warmup", 2*time.Second, "warm-up before each measured run")
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds; targets alternate within each")
-	flag.StringVar(&stores, "stores", "bolt,redis", "BFF session stores to measure: bolt, redis or both")
-	flag.StringVar(&stores, "store", "bolt,redis", "alias of -stores")
-	flag.StringVar(&o.redisURL, "redis-url", "", "Redis for the redis store (default: a private redis-server from PATH)")
+	flag.StringVar(&stores, "stores", defaultStores, "BFF session stores to measure, comma-separated: bolt, redis (near-cache on), redis-nonear (off), postgres")
+	flag.StringVar(&stores, "store", defaultStores, "alias of -stores")
+	flag.StringVar(&o.redisURL, "redis-url", "", "Redis for the redis stores (default: a private redis-server from PATH)")
+	flag.StringVar(&o.pgURL, "postgres-url", "", "PostgreSQL for the postgres store; a schema of the run's own is made and dropped (default: $BFF_TEST_POSTGRES_URL, else "+pgtest.DefaultURL+")")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the proxy child during the first bff run to `file`")
 	flag.StringVar(&o.logLevel, "log-level", "info", "BFF log level (its lines are formatted, then discarded)")
 	flag.BoolVar(&o.dpop, "dpop", true, "also measure bff-dpop: a BFF whose route's token is DPoP-bound (a proof signed per request), on e2e/fapiop (needs node and its modules; skipped with a message otherwise)")
@@ -178,7 +182,11 @@ func run(ctx context.Context, o options) error {
 	return runBench(ctx, o, e, bffs, skipped)
 }
 
-// parseStores parses -stores: a comma-separated subset of bolt and redis.
+// defaultStores is every store: the issue's table in one run.
+const defaultStores = "bolt,redis,redis-nonear,postgres"
+
+// parseStores parses -stores: a comma-separated subset of bolt, redis,
+// redis-nonear and postgres.
 func parseStores(s string) ([]string, error) {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -186,12 +194,12 @@ func parseStores(s string) ([]string, error) {
 		switch p {
 		case "":
 			continue
-		case "bolt", "redis":
+		case "bolt", "redis", "redis-nonear", "postgres":
 			if !slices.Contains(out, p) {
 				out = append(out, p)
 			}
 		default:
-			return nil, fmt.Errorf("-stores: unknown store %q (want bolt, redis)", p)
+			return nil, fmt.Errorf("-stores: unknown store %q (want bolt, redis, redis-nonear, postgres)", p)
 		}
 	}
 	if len(out) == 0 {

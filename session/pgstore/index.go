@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 	"time"
+
+	"github.com/bff-project/bff/session"
 )
 
 // IndexAdd implements [session.Index].
@@ -24,6 +26,24 @@ func (s *Store) IndexRemove(ctx context.Context, kind, value, key string) error 
 	_, err := s.pool.Exec(ctx, `DELETE FROM bff_session_index WHERE kind = $1 AND value = $2 AND token = $3`, kind, value, key)
 	if err != nil {
 		return pgErr("index remove", err)
+	}
+	return nil
+}
+
+// DeleteIndexed implements [session.IndexedDeleter]: one statement, one
+// commit (one WAL sync) for the session and its index entries.
+func (s *Store) DeleteIndexed(ctx context.Context, key string, entries []session.IndexEntry) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	kinds, values := make([]string, len(entries)), make([]string, len(entries))
+	for i, e := range entries {
+		kinds[i], values[i] = e.Kind, e.Value
+	}
+	_, err := s.pool.Exec(ctx, `WITH s AS (DELETE FROM bff_sessions WHERE token = $1)
+		DELETE FROM bff_session_index i USING unnest($2::text[], $3::text[]) AS e(kind, value)
+		WHERE i.kind = e.kind AND i.value = e.value AND i.token = $1`, key, kinds, values)
+	if err != nil {
+		return pgErr("delete", err)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ var _ interface {
 	scs.CtxStore
 	session.Replacer
 	session.Index
+	session.IndexedDeleter
 	session.Locker
 	session.ReplayCache
 	session.Pinger

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/bff-project/bff/session"
 )
 
 func (r *Store) indexKey(kind, value string) string {
@@ -44,6 +46,28 @@ func (r *Store) IndexRemove(ctx context.Context, kind, value, key string) error 
 	}).Error()
 	if err != nil {
 		return redisErr("index remove", err)
+	}
+	return nil
+}
+
+// DeleteIndexed implements [session.IndexedDeleter]: DEL and the ZREMs
+// in one round trip.
+func (r *Store) DeleteIndexed(ctx context.Context, key string, entries []session.IndexEntry) error {
+	c, err := r.conn.get()
+	if err != nil {
+		return redisErr("del", err)
+	}
+	k := r.sessionKey(key)
+	r.near.wrote(k)
+	cmds := make(rueidis.Commands, 0, 1+len(entries))
+	cmds = append(cmds, c.B().Del().Key(k).Build())
+	for _, e := range entries {
+		cmds = append(cmds, c.B().Zrem().Key(r.indexKey(e.Kind, e.Value)).Member(key).Build())
+	}
+	for _, res := range c.DoMulti(ctx, cmds...) {
+		if err := res.Error(); err != nil {
+			return redisErr("del", err)
+		}
 	}
 	return nil
 }

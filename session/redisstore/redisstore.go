@@ -33,6 +33,7 @@ var _ interface {
 	session.Replacer
 	session.FreshFinder
 	session.Index
+	session.IndexedDeleter
 	session.Locker
 	session.ReplayCache
 	session.Pinger
