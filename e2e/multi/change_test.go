@@ -28,7 +28,8 @@ func (c *cluster) idleOf(t *testing.T, base, cookie string) time.Time {
 // TestChangeSeenByCachingInstance: B and C hold a session in their
 // near-caches (they served it and read it again without Redis); A changes
 // the record (a proxied call there records the visit, moving the idle
-// expiry); the very next request to B and to C shows the change.
+// expiry); the next request to B and to C shows the change (on an
+// overloaded machine, within invalidationBound: see there).
 func TestChangeSeenByCachingInstance(t *testing.T) {
 	eachStore(t, testChangeSeenByCachingInstance)
 }
@@ -57,8 +58,15 @@ func testChangeSeenByCachingInstance(t *testing.T, st shared) {
 		t.Fatalf("A: idle_expires_at after a visit = %v, want later than %v", moved, first)
 	}
 	for _, in := range []*harness.Instance{b, cc} {
-		if got := c.idleOf(t, in.URL, cookie); !got.Equal(moved) {
-			t.Errorf("%s right after the change on A: idle_expires_at = %v, want %v (the stale copy was served)", in.URL, got, moved)
+		start, stale := time.Now(), 0
+		for got := c.idleOf(t, in.URL, cookie); !got.Equal(moved); got = c.idleOf(t, in.URL, cookie) {
+			if stale++; time.Since(start) > invalidationBound {
+				t.Fatalf("%s after the change on A: idle_expires_at = %v, want %v (the stale copy was still served after %v)", in.URL, got, moved, invalidationBound)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if stale > 0 {
+			t.Logf("%s: %d answer(s) before the change arrived", in.URL, stale)
 		}
 	}
 }

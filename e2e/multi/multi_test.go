@@ -78,8 +78,8 @@ func testLogoutEverywhere(t *testing.T, st shared) {
 	signedOut := func(t *testing.T, cookie string, on ...*harness.Instance) {
 		t.Helper()
 		for _, in := range on {
-			c.wantStatus(t, http.MethodGet, in.URL+"/bff/user", cookie, http.StatusUnauthorized, "unauthenticated")
-			c.wantStatus(t, http.MethodGet, in.URL+"/api/orders/whoami", cookie, http.StatusUnauthorized, "unauthenticated")
+			c.wantSoon(t, http.MethodGet, in.URL+"/bff/user", cookie, http.StatusUnauthorized, "unauthenticated")
+			c.wantSoon(t, http.MethodGet, in.URL+"/api/orders/whoami", cookie, http.StatusUnauthorized, "unauthenticated")
 		}
 	}
 	sid := func(t *testing.T, u user) string {

@@ -38,7 +38,7 @@ const nearCacheNotices = 500 * time.Millisecond
 // Bounds of the outage test.
 const (
 	// maxLatency bounds every answer, in an outage too: the store's
-	// timeout (500ms by default, two retries) must answer 503 rather than
+	// timeout (500ms by default, one retry) must answer 503 rather than
 	// hang.
 	maxLatency = 3 * time.Second
 	// recoveryWithin is how long the instances may take to be ready after
@@ -47,7 +47,7 @@ const (
 	loadWorkers    = 6
 	// downFor is how long Redis stays down: long enough for each worker
 	// to send a few requests that start and end in the outage (after
-	// nearCacheNotices), when each takes up to three store timeouts.
+	// nearCacheNotices), when each takes up to two store timeouts.
 	downFor = 3500 * time.Millisecond
 )
 

@@ -45,7 +45,7 @@ type Config struct {
 	Username string
 	Password string
 	// Timeout bounds each dial and each wait for a reply, so that a dead or
-	// frozen Redis fails a call within about three timeouts (two retries)
+	// frozen Redis fails a call within about two timeouts (one retry)
 	// instead of hanging. Default 500ms.
 	Timeout time.Duration
 	// NoNearCache turns the near-cache off: every Find then reads Redis.
@@ -114,11 +114,10 @@ func clientOption(cfg Config) (rueidis.ClientOption, error) {
 		// timeouts, answered 503, not a hang.
 		Dialer:           net.Dialer{Timeout: timeout, KeepAlive: timeout},
 		ConnWriteTimeout: timeout,
-		// Two immediate retries heal connections that died with a
-		// restarted server (a few of them are used in turn), and no
-		// more, so a dead Redis fails fast.
+		// One immediate retry heals a connection that died with a
+		// restarted server, and no more, so a dead Redis fails fast.
 		RetryDelay: func(attempts int, _ rueidis.Completed, _ error) time.Duration {
-			if attempts <= 2 {
+			if attempts <= 1 {
 				return 0
 			}
 			return -1
