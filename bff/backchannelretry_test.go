@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/e2e/harness"
 	"github.com/bff-project/bff/session/redistest"
@@ -25,24 +23,19 @@ func TestBackchannelLogoutRetryAfterStoreFault(t *testing.T) {
 	}})
 	h := holdSession(t, env, harness.UserName, harness.UserPassword, "")
 
-	opt, err := redis.ParseURL(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opt)
-	defer rc.Close()
+	rc := redistest.Client(t, rs.URL)
 	ctx := context.Background()
 	// The sid index key (see redisstore.Store): made the wrong type, so that
 	// reading it fails, as a store fault would.
 	sum := sha256.Sum256([]byte(h.sid))
 	key := "bff:i:sid:" + base64.RawURLEncoding.EncodeToString(sum[:18])
-	if n, _ := rc.Exists(ctx, key).Result(); n != 1 {
+	if n, _ := rc.Do(ctx, rc.B().Exists().Key(key).Build()).AsInt64(); n != 1 {
 		t.Fatalf("sid index key %s not found", key)
 	}
-	if err := rc.Rename(ctx, key, key+".saved").Err(); err != nil {
+	if err := rc.Do(ctx, rc.B().Rename().Key(key).Newkey(key+".saved").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rc.Set(ctx, key, "wrong type", 0).Err(); err != nil {
+	if err := rc.Do(ctx, rc.B().Set().Key(key).Value("wrong type").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -54,7 +47,7 @@ func TestBackchannelLogoutRetryAfterStoreFault(t *testing.T) {
 		t.Fatalf("back-channel logout during the fault = %d %s, want 503", resp.StatusCode, body)
 	}
 
-	if err := rc.Rename(ctx, key+".saved", key).Err(); err != nil {
+	if err := rc.Do(ctx, rc.B().Rename().Key(key+".saved").Newkey(key).Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	if resp, body := postLogoutToken(t, env, env.Default.URL, tok); resp.StatusCode != http.StatusOK {

@@ -2,12 +2,14 @@ package bff
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/session/boltstore"
+	"github.com/bff-project/bff/session/pgstore"
 	"github.com/bff-project/bff/session/redisstore"
 )
 
@@ -18,10 +20,30 @@ func openStore(ctx context.Context, cfg config.SessionConfig) (scs.CtxStore, err
 		return redisstore.Open(ctx, redisstore.Config{
 			URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName,
 			Username: cfg.RedisUsername, Password: cfg.RedisPassword, Timeout: cfg.RedisTimeout,
+			NoNearCache: cfg.RedisNearCache == "off",
 		})
+	case "postgres":
+		return pgstore.Open(ctx, pgstore.Config{URL: cfg.PostgresURL, NoMigrate: cfg.PostgresMigrate == "off"})
 	default:
 		return boltstore.Open(cfg.Path)
 	}
+}
+
+// Migrate creates or migrates the session store's schema, for `bff
+// migrate`: PostgreSQL's tables; the other stores need none. It returns
+// what it did, for the operator.
+func Migrate(ctx context.Context, cfg config.Config) (string, error) {
+	if cfg.Session.Store != "postgres" {
+		return fmt.Sprintf("session.store is %s: nothing to migrate", cfg.Session.Store), nil
+	}
+	from, err := pgstore.Migrate(ctx, cfg.Session.PostgresURL)
+	if err != nil {
+		return "", err
+	}
+	if from >= pgstore.SchemaVersion {
+		return fmt.Sprintf("postgres schema at version %d: nothing to do", from), nil
+	}
+	return fmt.Sprintf("postgres schema migrated from version %d to %d", from, pgstore.SchemaVersion), nil
 }
 
 // observeStore feeds the session store's metrics. Only the session

@@ -141,8 +141,10 @@ func (s *Server) openSessions(ctx context.Context, keys [][]byte) error {
 		// that are in use.
 		TouchInterval: min(time.Minute, cfg.Session.IdleTimeout/10),
 		// bbolt lets one process open the file, so this Manager is its only
-		// writer and may trust its cache without reading the store.
-		Exclusive: cfg.Session.Store != "redis",
+		// writer and may trust its cache without reading the store. Redis
+		// and PostgreSQL are shared: a Redis Manager reads through the
+		// store's near-cache, which Redis keeps current.
+		Exclusive: cfg.Session.Store == "bolt",
 		// A renewal holds the lock across one provider call.
 		LockTTL: cfg.OIDC.Timeout + 10*time.Second,
 	})

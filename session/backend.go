@@ -13,12 +13,14 @@ import (
 // doc). Every call that reaches the store is reported to observe.
 type backend struct {
 	store    scs.CtxStore
-	replacer Replacer    // nil: find, then commit
-	index    Index       // nil: scan the store, or ErrNotSupported
-	locker   Locker      // never nil: the store's, or an in-process one
-	replay   ReplayCache // never nil: the store's, or an in-process one
-	pinger   Pinger      // nil: Ping is a Find
-	notifier Notifier    // never nil: the store's, or an in-process one
+	replacer Replacer       // nil: find, then commit
+	fresh    FreshFinder    // nil: FindCtx is always fresh
+	index    Index          // nil: scan the store, or ErrNotSupported
+	deleter  IndexedDeleter // nil: delete, then remove index entries
+	locker   Locker         // never nil: the store's, or an in-process one
+	replay   ReplayCache    // never nil: the store's, or an in-process one
+	pinger   Pinger         // nil: Ping is a Find
+	notifier Notifier       // never nil: the store's, or an in-process one
 	observe  func(ctx context.Context, op string, d time.Duration, err error)
 
 	// writes serialises find-then-commit with this process's deletes of the
@@ -29,7 +31,11 @@ type backend struct {
 func newBackend(store scs.CtxStore, observe func(context.Context, string, time.Duration, error)) *backend {
 	b := &backend{store: store, observe: observe}
 	b.replacer, _ = store.(Replacer)
+	b.fresh, _ = store.(FreshFinder)
 	b.index, _ = store.(Index)
+	if b.index != nil {
+		b.deleter, _ = store.(IndexedDeleter)
+	}
 	b.pinger, _ = store.(Pinger)
 	if b.locker, _ = store.(Locker); b.locker == nil {
 		b.locker = new(LocalLocker)
@@ -66,6 +72,17 @@ func (b *backend) report(ctx context.Context, op string, start time.Time, err er
 func (b *backend) find(ctx context.Context, key string) ([]byte, bool, error) {
 	t := b.start()
 	v, found, err := b.store.FindCtx(ctx, key)
+	b.done(ctx, "find", t, err)
+	return v, found, err
+}
+
+// findFresh is find past any near-cache of the store's.
+func (b *backend) findFresh(ctx context.Context, key string) ([]byte, bool, error) {
+	if b.fresh == nil {
+		return b.find(ctx, key)
+	}
+	t := b.start()
+	v, found, err := b.fresh.FindFresh(ctx, key)
 	b.done(ctx, "find", t, err)
 	return v, found, err
 }
@@ -110,6 +127,19 @@ func (b *backend) delete(ctx context.Context, key string) error {
 	err := b.store.DeleteCtx(ctx, key)
 	b.done(ctx, "delete", t, err)
 	return err
+}
+
+// deleteIndexed deletes key and its index entries in one step; ok is false
+// for a store without an [IndexedDeleter], which the caller then does in
+// steps.
+func (b *backend) deleteIndexed(ctx context.Context, key string, entries []IndexEntry) (ok bool, err error) {
+	if b.deleter == nil {
+		return false, nil
+	}
+	t := b.start()
+	err = b.deleter.DeleteIndexed(ctx, key, entries)
+	b.done(ctx, "delete", t, err)
+	return true, err
 }
 
 // indexAdd and indexRemove do nothing without an Index: lookups then scan.

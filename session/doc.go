@@ -17,7 +17,9 @@
 // keeps its sealed records in any scs.CtxStore ([ContextStore] adapts one
 // without context methods, such as scs's memstore). What the BFF needs
 // beyond that is a set of optional interfaces, found by type assertion.
-// The backends in session/boltstore and session/redisstore have them all;
+// The backends in session/boltstore, session/redisstore and
+// session/pgstore have them all (boltstore and pgstore need no
+// FreshFinder: they keep no near-cache);
 // for a store that lacks one, the Manager does this:
 //
 //   - No [Locker]: an in-process [LocalLocker]. Exact for one process,
@@ -41,11 +43,29 @@
 //     sharing a store without a Notifier learn of each other's session
 //     ends only at [Manager.Run]'s sweep (Config.SweepInterval).
 //   - No [Pinger]: [Manager.Ping] reads a key no session has.
+//   - No [IndexedDeleter]: [Manager.Delete] deletes the session, then
+//     removes its index entries, in three store calls.
+//   - No [FreshFinder]: FindCtx is taken to be current (a store without a
+//     near-cache is).
 //   - No io.Closer: [Manager.Close] has nothing to release.
+//
+// # The decoded-record cache, Exclusive, and a store's near-cache
+//
+// The Manager keeps the decoded record of the exact bytes last read under
+// each key, so that an unchanged session is not decrypted and decoded
+// again. It still asks the store for the bytes on every Load, and so sees
+// another instance's change at once, unless Config.Exclusive says it is
+// the store's only writer (bolt: one process holds the file); then it
+// trusts its cache. For Redis, redisstore's near-cache answers that read
+// from memory, without a round trip, while Redis has promised to
+// invalidate it (client tracking): the Manager may skip Redis only because
+// the near-cache proves the value current, never on its own account, so
+// Exclusive stays off. Reads that decide a write go past the near-cache
+// ([FreshFinder]).
 //
 // # What it must not import
 //
-// No store driver (bbolt, scs's boltstore, go-redis, pgx): those live in
+// No store driver (bbolt, scs's boltstore, rueidis, pgx): those live in
 // the backend packages, which import this one. No net/http handlers and
 // nothing of package bff: the BFF's HTTP surface builds on this package,
 // never the other way round.

@@ -166,7 +166,9 @@ func (m *Manager) runDue(ctx context.Context) {
 func (m *Manager) refresh(ctx context.Context, key string) {
 	rctx, cancel := context.WithTimeout(ctx, rereadTimeout)
 	defer cancel()
-	rec, stored, err := m.findStored(rctx, key)
+	// Past any near-cache: the event that asked for this re-read may have
+	// overtaken the invalidation of the cached copy.
+	rec, stored, err := m.findStored(rctx, key, true)
 	if err != nil {
 		return
 	}

@@ -39,7 +39,7 @@ func (m *Manager) lookup(ctx context.Context, kind, value string) ([]Entry, erro
 	now := m.cfg.Now()
 	var out []Entry
 	for _, key := range keys {
-		rec, stored, err := m.findStored(ctx, key)
+		rec, stored, err := m.findStored(ctx, key, false)
 		if err != nil {
 			return nil, err
 		}

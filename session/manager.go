@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -276,7 +275,15 @@ func (m *Manager) Touch(ctx context.Context, key string) (*Record, error) {
 // decryption and JSON decoding, yet a change made by another instance is
 // seen at once.
 func (m *Manager) find(ctx context.Context, key string) (*Record, error) {
-	rec, _, err := m.findStored(ctx, key)
+	rec, _, err := m.findStored(ctx, key, false)
+	return rec, err
+}
+
+// findFresh is find for a read that decides a write: past the store's
+// near-cache, if it has one ([FreshFinder]), and past an exclusive
+// Manager's trust in its own cache, which is exact anyway.
+func (m *Manager) findFresh(ctx context.Context, key string) (*Record, error) {
+	rec, _, err := m.findStored(ctx, key, true)
 	return rec, err
 }
 
@@ -285,14 +292,20 @@ func (m *Manager) find(ctx context.Context, key string) (*Record, error) {
 // Such a record is as good as gone for the user, who is simply signed out,
 // but it must not be unindexed: an instance started with the wrong keys
 // would otherwise hide live sessions from logout for good.
-func (m *Manager) findStored(ctx context.Context, key string) (rec *Record, stored bool, err error) {
+func (m *Manager) findStored(ctx context.Context, key string, fresh bool) (rec *Record, stored bool, err error) {
 	if m.cfg.Exclusive {
 		if rec := m.cache.lookup(key); rec != nil {
 			return rec, true, nil
 		}
 	}
 	epoch := m.cache.epoch()
-	b, found, err := m.store.find(ctx, key)
+	var b []byte
+	var found bool
+	if fresh {
+		b, found, err = m.store.findFresh(ctx, key)
+	} else {
+		b, found, err = m.store.find(ctx, key)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("session: find: %w", err)
 	}
@@ -313,8 +326,8 @@ func (m *Manager) decode(key string, b []byte, epoch cacheEpoch) *Record {
 	if err != nil {
 		return nil
 	}
-	rec := new(Record)
-	if err := json.Unmarshal(plain, rec); err != nil {
+	rec, err := UnmarshalRecord(plain)
+	if err != nil {
 		return nil
 	}
 	m.cache.putRead(key, b, rec, epoch)
@@ -324,9 +337,9 @@ func (m *Manager) decode(key string, b []byte, epoch cacheEpoch) *Record {
 // save writes rec under key: a new session when create is set, otherwise
 // only over one still stored ([ErrNotFound] if it was deleted meanwhile).
 func (m *Manager) save(ctx context.Context, key string, rec *Record, create bool) error {
-	plain, err := json.Marshal(rec)
+	plain, err := MarshalRecord(rec)
 	if err != nil {
-		return fmt.Errorf("session: encode: %w", err)
+		return err
 	}
 	b := m.cipher.Load().Seal(plain, []byte(key))
 	expiry := rec.IdleExpiresAt(m.cfg.IdleTimeout)
@@ -369,7 +382,7 @@ func (m *Manager) Update(ctx context.Context, key string, fn func(*Record) (chan
 		return nil, err
 	}
 	defer unlock()
-	rec, err := m.find(ctx, key)
+	rec, err := m.findFresh(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -422,9 +435,19 @@ func visibleChange(a, b *Record) bool {
 // bound to it and tells its watchers, then publishes the end: every
 // instance that hears it (see [Manager.Run]) does the same.
 func (m *Manager) Delete(ctx context.Context, key, reason string) (*Record, error) {
-	rec, err := m.find(ctx, key)
+	rec, err := m.findFresh(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	if rec != nil {
+		if done, err := m.store.deleteIndexed(ctx, key, indexEntries(rec)); done {
+			if err != nil {
+				return nil, fmt.Errorf("session: delete: %w", err)
+			}
+			m.cache.remove(key)
+			m.ended(ctx, key, reason)
+			return rec, nil
+		}
 	}
 	if err := m.store.delete(ctx, key); err != nil {
 		return nil, fmt.Errorf("session: delete: %w", err)
@@ -454,6 +477,16 @@ func (m *Manager) forget(ctx context.Context, key string, rec *Record) {
 	m.cache.remove(key)
 	m.unindex(ctx, key, rec)
 	m.ended(ctx, key, ReasonExpired)
+}
+
+// indexEntries are the index entries of rec, hashed as the index holds
+// them.
+func indexEntries(rec *Record) []IndexEntry {
+	entries := []IndexEntry{{BySubject, indexValue(rec.Subject)}}
+	if rec.SID != "" {
+		entries = append(entries, IndexEntry{BySID, indexValue(rec.SID)})
+	}
+	return entries
 }
 
 func (m *Manager) unindex(ctx context.Context, key string, rec *Record) {

@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// Record is one signed-in browser session. It is stored as JSON inside the
+// Record is one signed-in browser session. It is stored inside the
 // encrypted envelope, so every field, not just the tokens, is confidential
-// at rest.
+// at rest: its tokens in a compact binary bundle, every other field as
+// JSON (see codec.go). A field added here needs only its json tag.
 //
 // A *Record returned by [Manager.Load] is shared with other requests and
 // must not be modified; change a session with [Manager.Update].

@@ -25,6 +25,17 @@ type Replacer interface {
 	Replace(ctx context.Context, key string, b []byte, expiry time.Time) (replaced bool, err error)
 }
 
+// FreshFinder is a store whose FindCtx may answer from a near-cache kept
+// current by the server's invalidations (Redis client tracking), which
+// can arrive a moment after another instance's write. FindFresh asks the
+// server itself. The Manager uses it where a read decides a write: the
+// re-read under the session lock in [Manager.Update] (another instance
+// may have just renewed the tokens and released the lock) and the read
+// in [Manager.Delete] (whose refresh token gets revoked).
+type FreshFinder interface {
+	FindFresh(ctx context.Context, key string) (b []byte, found bool, err error)
+}
+
 // Index finds sessions by an attribute (the user's subject or the provider's
 // sid) without scanning the store: a lookup costs in proportion to the
 // sessions that match. Entries may outlive their session; [Manager] checks
@@ -38,6 +49,18 @@ type Index interface {
 	// IndexLookup returns the keys recorded under (kind, value) that have not
 	// expired.
 	IndexLookup(ctx context.Context, kind, value string) ([]string, error)
+}
+
+// IndexEntry names one index entry of a session: (kind, value).
+type IndexEntry struct{ Kind, Value string }
+
+// IndexedDeleter deletes a session and its index entries in one step: one
+// transaction (one disk sync) or one round trip instead of three. A
+// back-channel logout that ends a user's sessions feels it, above all on
+// stores that sync each write. Removing entries that are gone is not an
+// error.
+type IndexedDeleter interface {
+	DeleteIndexed(ctx context.Context, key string, entries []IndexEntry) error
 }
 
 // Locker serialises work on one session across goroutines and, for shared

@@ -106,7 +106,7 @@ type OIDCConfig struct {
 
 // SessionConfig describes the server-side session and its store.
 type SessionConfig struct {
-	// Store is "bolt" (default, embedded file) or "redis".
+	// Store is "bolt" (default, embedded file), "redis" or "postgres".
 	Store string `yaml:"store"`
 	// Path is the bolt file. Default "bff-sessions.db".
 	Path string `yaml:"path"`
@@ -133,6 +133,23 @@ type SessionConfig struct {
 	// RedisTimeout bounds each Redis dial, read and write, so a dead Redis
 	// answers fast (503) instead of hanging requests. Default 500ms.
 	RedisTimeout time.Duration `yaml:"redis_timeout"`
+	// RedisNearCache is "on" (default) or "off". On, each instance keeps
+	// the sessions it reads in memory and Redis invalidates them (RESP3
+	// client tracking) the moment any instance changes or deletes one;
+	// off, every request reads Redis.
+	RedisNearCache string `yaml:"redis_near_cache"`
+	// PostgresURL is a postgres:// URL (or key=value DSN) of the database
+	// that holds the sessions. Required when Store is postgres. Its
+	// search_path option picks the schema.
+	PostgresURL string `yaml:"postgres_url"`
+	// PostgresURLFile names a file holding PostgresURL (it may carry a
+	// password).
+	PostgresURLFile string `yaml:"postgres_url_file"`
+	// PostgresMigrate is "auto" (default): the schema is created or
+	// migrated at start-up; or "off": start-up only checks that the schema
+	// is current and refuses to start otherwise, for teams that run
+	// `bff migrate` themselves.
+	PostgresMigrate string `yaml:"postgres_migrate"`
 	// IdleTimeout ends a session not used for this long. Default 2h.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// Lifetime ends a session this long after sign-in, used or not.

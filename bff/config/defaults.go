@@ -54,6 +54,8 @@ func (c *Config) SetDefaults() {
 	setString(&s.Path, "bff-sessions.db")
 	setString(&s.RedisPrefix, "bff:")
 	setDuration(&s.RedisTimeout, 500*time.Millisecond)
+	setString(&s.RedisNearCache, "on")
+	setString(&s.PostgresMigrate, "auto")
 	setDuration(&s.IdleTimeout, 2*time.Hour)
 	setDuration(&s.Lifetime, 24*time.Hour)
 	if s.IdleTimeout > 0 {

@@ -25,6 +25,7 @@ func TestSetDefaults(t *testing.T) {
 		},
 		Session: SessionConfig{
 			Store: "bolt", Path: "bff-sessions.db", RedisPrefix: "bff:", RedisTimeout: 500 * time.Millisecond,
+			RedisNearCache: "on", PostgresMigrate: "auto",
 			IdleTimeout: 2 * time.Hour, Lifetime: 24 * time.Hour, ExpiryWarning: 2 * time.Minute, SameSite: "strict",
 		},
 		APIs: []APIConfig{{Prefix: "/a/", Token: "user", Exchange: "refresh", Timeout: 30 * time.Second}},

@@ -47,6 +47,7 @@ func (c *Config) ReadSecretFiles() error {
 	readSecret(&c.OIDC.ClientSecret, &c.OIDC.ClientSecretFile, "oidc.client_secret")
 	readSecret(&c.Session.RedisURL, &c.Session.RedisURLFile, "session.redis_url")
 	readSecret(&c.Session.RedisPassword, &c.Session.RedisPasswordFile, "session.redis_password")
+	readSecret(&c.Session.PostgresURL, &c.Session.PostgresURLFile, "session.postgres_url")
 
 	if file := c.Session.EncryptionKeysFile; file != "" {
 		const key = "session.encryption_keys_file"
@@ -87,6 +88,9 @@ func (c Config) Redacted() Config {
 	}
 	if c.Session.RedisURL != "" && urlHasSecret(c.Session.RedisURL) {
 		c.Session.RedisURL = redactedValue
+	}
+	if c.Session.PostgresURL != "" && (urlHasSecret(c.Session.PostgresURL) || strings.Contains(c.Session.PostgresURL, "password")) {
+		c.Session.PostgresURL = redactedValue
 	}
 	if len(c.Session.EncryptionKeys) > 0 {
 		keys := make([]string, len(c.Session.EncryptionKeys))

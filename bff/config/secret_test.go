@@ -94,6 +94,12 @@ func TestRedacted(t *testing.T) {
 	if c.OIDC.ClientSecret != secret || c.Session.EncryptionKeys[0] != secret || !strings.Contains(c.APIs[0].Upstream, secret) {
 		t.Errorf("Redacted() modified the original config")
 	}
+	for _, pg := range []string{"postgres://bff:" + secret + "@db:5432/bff", "host=db user=bff password=" + secret} {
+		c := Config{Session: SessionConfig{PostgresURL: pg}}
+		if got := c.Redacted().Session.PostgresURL; strings.Contains(got, secret) {
+			t.Errorf("Redacted() of postgres_url %q = %q, want the password hidden", pg, got)
+		}
+	}
 	plain := Config{Session: SessionConfig{RedisURL: "redis://redis.internal:6379/0"}}
 	if got := plain.Redacted().Session.RedisURL; got != plain.Session.RedisURL {
 		t.Errorf("Redacted() of a credential-free Redis URL = %q, want it unchanged", got)

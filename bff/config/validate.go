@@ -201,8 +201,23 @@ func (v *validator) session(s SessionConfig) {
 		if s.RedisURL == "" && s.RedisURLFile == "" {
 			v.add("session.redis_url", "required when session.store is redis (or session.redis_url_file)")
 		}
+	case "postgres":
+		if s.PostgresURL == "" && s.PostgresURLFile == "" {
+			v.add("session.postgres_url", "required when session.store is postgres (or session.postgres_url_file)")
+		}
 	default:
-		v.add("session.store", "must be bolt or redis")
+		v.add("session.store", "must be bolt, redis or postgres")
+	}
+	if !v.fileKey("session.postgres_url", s.PostgresURL != "", s.PostgresURLFile) && s.PostgresURL != "" {
+		if !validPostgresURL(s.PostgresURL) {
+			v.add("session.postgres_url", "must be a postgres:// or postgresql:// URL, or a key=value connection string")
+		}
+	}
+	if s.PostgresMigrate != "auto" && s.PostgresMigrate != "off" {
+		v.add("session.postgres_migrate", "must be auto or off")
+	}
+	if s.RedisNearCache != "on" && s.RedisNearCache != "off" {
+		v.add("session.redis_near_cache", "must be on or off")
 	}
 	if !v.fileKey("session.redis_url", s.RedisURL != "", s.RedisURLFile) && s.RedisURL != "" {
 		if u, err := url.Parse(s.RedisURL); err != nil || !redisSchemes[u.Scheme] || (u.Host == "" && u.Scheme != "unix") {
@@ -348,4 +363,15 @@ func (v *validator) rest(c Config) {
 var redisSchemes = map[string]bool{
 	"redis": true, "rediss": true, "unix": true,
 	"redis-sentinel": true, "rediss-sentinel": true, "redis-cluster": true, "rediss-cluster": true,
+}
+
+// validPostgresURL accepts what pgx parses: a postgres:// or postgresql://
+// URL with a host, or a key=value connection string. It never quotes the
+// value, which may hold a password.
+func validPostgresURL(s string) bool {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		_, err := url.Parse(s)
+		return err == nil
+	}
+	return strings.Contains(s, "=") && !strings.Contains(s, "://")
 }

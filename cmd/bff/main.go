@@ -5,6 +5,7 @@
 //	bff [-config FILE]        run (also: bff run -config FILE)
 //	bff check -config FILE    validate the config and the provider's discovery; exit 0 or 1
 //	bff check -probe -config FILE   also probe the live provider and upstreams; exit 0 or 1
+//	bff migrate -config FILE  create or migrate the session store's schema (PostgreSQL); exit 0 or 1
 //	bff keygen                print a new session encryption key
 //	bff version               print the version
 //
@@ -61,6 +62,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runServer(ctx, args, environ, stderr)
 	case "check":
 		return runCheck(ctx, args, environ, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args, environ, stdout, stderr)
 	case "keygen":
 		key, err := config.GenerateKey()
 		if err != nil {
@@ -88,6 +91,7 @@ func usage(w io.Writer) {
                              validate the config and fetch discovery; with -probe also check the
                              live provider (keys, client authentication, redirect URI, endpoints)
                              and each API's upstream; exit 0 or 1
+  bff migrate [-config FILE] create or migrate the session store's schema; exit 0 or 1
   bff keygen                 print a new session encryption key
   bff version                print the version
 `)
@@ -297,6 +301,30 @@ func printProbe(w io.Writer, results []bff.ProbeResult) int {
 	}
 	tw.Flush()
 	return code
+}
+
+// runMigrate is `bff migrate`: the schema step that start-up skips with
+// session.postgres_migrate: off. A bad config is exit 2, a failed
+// migration 1.
+func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("migrate", args, environ, stderr)
+	if !ok {
+		return 2
+	}
+	cfg, loadErr := config.Load(path, environ)
+	if problems := config.Problems(loadErr, cfg.Validate()); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		return 2
+	}
+	did, err := bff.Migrate(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, did)
+	return 0
 }
 
 // versionString is version plus, when the binary was built from a module

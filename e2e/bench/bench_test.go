@@ -142,6 +142,7 @@ func TestParseStores(t *testing.T) {
 		wantErr bool
 	}{
 		{"bolt,redis", []string{"bolt", "redis"}, false},
+		{"redis-nonear,postgres", []string{"redis-nonear", "postgres"}, false},
 		{" Redis , bolt,redis", []string{"redis", "bolt"}, false},
 		{"bolt", []string{"bolt"}, false},
 		{"", nil, true},
@@ -182,10 +183,13 @@ func TestVerdicts(t *testing.T) {
 		t    *targetTotal
 		want []string // substrings, in order
 	}{
-		{total("bff", 900, 2900*time.Microsecond), []string{"0.900", "PASS", "PASS"}},
-		{total("bff", 800, 3100*time.Microsecond), []string{"0.800", "MISS", "MISS"}},
-		{total("bff-redis", 700, 9*time.Millisecond), []string{"0.700", "PASS", "no target"}},
-		{total("bff-redis", 690, time.Millisecond), []string{"0.690", "MISS", "no target"}},
+		{total("bff", 960, 2400*time.Microsecond), []string{"0.960", ">= 0.95", "PASS", "<= +500µs", "PASS"}},
+		{total("bff", 940, 2600*time.Microsecond), []string{"0.940", "MISS", "MISS"}},
+		{total("bff-redis", 900, 2*time.Millisecond), []string{"0.900", ">= 0.90", "PASS", "PASS"}},
+		{total("bff-redis", 890, 9*time.Millisecond), []string{"0.890", "MISS", "MISS"}},
+		{total("bff-redis-nonear", 700, 9*time.Millisecond), []string{"0.700", "no target", "no target"}},
+		{total("bff-postgres", 760, 9*time.Millisecond), []string{"0.760", ">= 0.75", "PASS", "no target"}},
+		{total("bff-postgres", 740, time.Millisecond), []string{"0.740", "MISS", "no target"}},
 	}
 	for _, tt := range tests {
 		got := strings.Join(verdicts(bare, tt.t), "\n")

@@ -50,6 +50,8 @@ type bffChild struct {
 	BoltPath    string `json:"bolt_path,omitempty"`
 	RedisURL    string `json:"redis_url,omitempty"`
 	RedisPrefix string `json:"redis_prefix,omitempty"`
+	NoNearCache bool   `json:"no_near_cache,omitempty"`
+	PostgresURL string `json:"postgres_url,omitempty"`
 }
 
 // upstreamBody is the upstream's answer: about 100 bytes of JSON.
@@ -206,6 +208,7 @@ func startBFF(cfg childConfig, b bffChild, publicURL string) (*bff.Server, error
 		},
 		Session: config.SessionConfig{
 			Store: b.Store, Path: b.BoltPath, RedisURL: b.RedisURL, RedisPrefix: b.RedisPrefix,
+			RedisNearCache: onOff(!b.NoNearCache), PostgresURL: b.PostgresURL,
 			EncryptionKeys: []string{cfg.Key},
 		},
 		APIs:      benchRoutes(cfg.Upstream),
@@ -235,6 +238,13 @@ func startBFF(cfg childConfig, b bffChild, publicURL string) (*bff.Server, error
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // childStats is what the stats endpoint reports.

@@ -16,8 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bff-project/bff/e2e/devop"
 	"github.com/bff-project/bff/e2e/fapiop"
+	"github.com/bff-project/bff/session/pgtest"
 	"github.com/bff-project/bff/session/redistest"
 )
 
@@ -48,6 +51,8 @@ type env struct {
 	upstream  *child
 	redis     *redistest.Process // nil when -redis-url is used or Redis is off
 	redisURL  string
+	pgBase    string // the PostgreSQL server; pgSchema is dropped at close
+	pgSchema  string
 	listeners map[string]*reservedListener // BFF target name -> listener
 	proxy     *child
 	fapi      *fapiop.Provider // bff-dpop's provider; nil without it
@@ -121,6 +126,30 @@ func (e *env) useRedis(url string) error {
 	return nil
 }
 
+// usePostgres makes a schema of the run's own on the server at base (or
+// the test server) and returns a URL whose search_path selects it.
+func (e *env) usePostgres(base string) (string, error) {
+	if base == "" {
+		base = pgtest.BaseURL()
+	}
+	if e.pgSchema != "" {
+		return pgtest.WithSearchPath(e.pgBase, e.pgSchema), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", fmt.Errorf("no PostgreSQL (set -postgres-url): %w", err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("bffbench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", err
+	}
+	e.pgBase, e.pgSchema = base, schema
+	return pgtest.WithSearchPath(base, schema), nil
+}
+
 func (e *env) close() {
 	if e.proxy != nil {
 		e.proxy.stop()
@@ -142,6 +171,14 @@ func (e *env) close() {
 	}
 	if e.tmp != "" {
 		os.RemoveAll(e.tmp)
+	}
+	if e.pgSchema != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if conn, err := pgx.Connect(ctx, e.pgBase); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA "+e.pgSchema+" CASCADE")
+			conn.Close(ctx)
+		}
+		cancel()
 	}
 }
 

@@ -275,8 +275,11 @@ func TestChartPostgresStore(t *testing.T) {
 	if r.cfg("session.redis_url_file") != "" || r.cfg("session.path") != "" {
 		t.Errorf("postgres store renders redis_url_file %q, path %q; want neither", r.cfg("session.redis_url_file"), r.cfg("session.path"))
 	}
-	// No config.Load here: the postgres store and session.postgres_url_file
-	// are a later feature, unknown keys to today's loader.
+	// The rendered config is one the BFF loads and accepts.
+	cfg := r.load(t, data)
+	if cfg.Session.Store != "postgres" || cfg.Session.PostgresURL != "postgres://bff:sentinel-pg@db:5432/bff" {
+		t.Errorf("loaded session store %q, postgres_url %q; want postgres and the URL from the Secret", cfg.Session.Store, cfg.Session.PostgresURL)
+	}
 }
 
 func TestChartExistingSecret(t *testing.T) {

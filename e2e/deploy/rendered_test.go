@@ -316,6 +316,7 @@ func (r rendered) load(t *testing.T, secretData map[string][]byte) config.Config
 		"session.encryption_keys_file": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n",
 		"session.redis_url_file":       "redis://127.0.0.1:6379/0",
 		"session.redis_password_file":  "fake-redis-password",
+		"session.postgres_url_file":    "postgres://bff@127.0.0.1:5432/bff",
 	}
 	for key, p := range r.fileKeys() {
 		content, ok := secretData[path.Base(p)]

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/e2e/harness"
+	"github.com/bff-project/bff/session/pgtest"
+	"github.com/bff-project/bff/session/redistest"
 )
 
 // sessionCookie is the BFF's session cookie (DESIGN.md, "Cookies").
@@ -40,10 +40,37 @@ type cluster struct {
 	client *http.Client
 }
 
+// shared is the store the instances of a cluster share.
+type shared struct {
+	// kind is "redis" or "postgres".
+	kind string
+	// url is the Redis URL, or the PostgreSQL URL whose search_path is a
+	// schema of the test's own (pgtest.Schema).
+	url string
+}
+
+// redisStore is the Redis of the tests (BFF_TEST_REDIS_URL or a private
+// redis-server).
+func redisStore(t *testing.T) shared { return shared{kind: "redis", url: redistest.Server(t)} }
+
+// postgresStore is a schema of the test's own on the test PostgreSQL.
+func postgresStore(t *testing.T) shared { return shared{kind: "postgres", url: pgtest.Schema(t)} }
+
+// eachStore runs test once per shared store, as subtests "redis" and
+// "postgres".
+func eachStore(t *testing.T, test func(t *testing.T, st shared)) {
+	for _, st := range []struct {
+		name string
+		make func(*testing.T) shared
+	}{{"redis", redisStore}, {"postgres", postgresStore}} {
+		t.Run(st.name, func(t *testing.T) { test(t, st.make(t)) })
+	}
+}
+
 // clusterOptions describe a cluster.
 type clusterOptions struct {
-	// redisURL is the shared Redis. Required.
-	redisURL string
+	// store is what the instances share. Required.
+	store shared
 	// accessTokenLifetime at the provider; 0 means the harness default.
 	accessTokenLifetime time.Duration
 	// config, if set, changes every instance's config after the Redis
@@ -60,14 +87,20 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Helper()
 	prefix := fmt.Sprintf("bfftest:%d:%d:%s:", os.Getpid(), prefixSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "."))
 	mutate := func(c *bff.Config) {
-		c.Session.Store = "redis"
-		c.Session.RedisURL = o.redisURL
-		c.Session.RedisPrefix = prefix
+		c.Session.Store = o.store.kind
+		if o.store.kind == "redis" {
+			c.Session.RedisURL = o.store.url
+			c.Session.RedisPrefix = prefix
+		} else {
+			c.Session.PostgresURL = o.store.url
+		}
 		if o.config != nil {
 			o.config(c)
 		}
 	}
-	t.Cleanup(func() { dropKeys(t, o.redisURL, prefix) })
+	if o.store.kind == "redis" {
+		t.Cleanup(func() { dropKeys(t, o.store.url, prefix) })
+	}
 	env := harness.Start(t, harness.Options{Config: mutate, AccessTokenLifetime: o.accessTokenLifetime})
 	c := &cluster{env: env, inst: []*harness.Instance{env.Default}, client: newClient()}
 	t.Cleanup(c.client.CloseIdleConnections)
@@ -75,8 +108,8 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 		c.inst = append(c.inst, env.StartInstance(filepath.Join(t.TempDir(), name), mutate))
 	}
 	for _, in := range c.inst {
-		if got := in.Config.Session.Store; got != "redis" {
-			t.Fatalf("instance %s session store = %q, want redis", in.URL, got)
+		if got := in.Config.Session.Store; got != o.store.kind {
+			t.Fatalf("instance %s session store = %q, want %s", in.URL, got, o.store.kind)
 		}
 		c.waitReady(t, in.URL, 10*time.Second)
 	}
@@ -84,23 +117,9 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 }
 
 // dropKeys deletes what a test left under prefix, so that a shared Redis
-// (BFF_TEST_REDIS_URL) does not fill up. Failures are only logged: the
-// server may be a private one already stopped.
+// (BFF_TEST_REDIS_URL) does not fill up.
 func dropKeys(t testing.TB, redisURL, prefix string) {
-	opt, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	opt.MaxRetries, opt.DialTimeout = -1, time.Second
-	rc := redis.NewClient(opt)
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	iter := rc.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for iter.Next(ctx) {
-		rc.Del(ctx, iter.Val())
-	}
+	redistest.DropPrefix(t, redisURL, prefix)
 }
 
 // newClient returns a client that trusts the test servers, has no cookie
@@ -197,6 +216,37 @@ func (c *cluster) wantStatus(t testing.TB, method, u, cookie string, want int, c
 		t.Errorf("%v; want error %q", r, code)
 	}
 	return r
+}
+
+// invalidationBound is how long a change may take to reach an instance
+// that holds the session in its Redis near-cache: Redis sends the
+// invalidation while it carries out the change, and the instance reads it
+// within microseconds, but on an overloaded machine (CI runs every test
+// package at once under the race detector) its reading goroutine can wait
+// for a CPU for milliseconds. PostgreSQL has no such window.
+const invalidationBound = 250 * time.Millisecond
+
+// wantSoon is wantStatus for the first request after a change made on
+// another instance: answers the change has not reached yet (a near-cache
+// whose invalidation is on its way) are retried within
+// invalidationBound, and each is logged.
+func (c *cluster) wantSoon(t testing.TB, method, u, cookie string, want int, code string) result {
+	t.Helper()
+	start := time.Now()
+	for stale := 0; ; stale++ {
+		r := c.call(t, method, u, cookie)
+		if r.status == want && (code == "" || r.errorCode() == code) {
+			if stale > 0 {
+				t.Logf("%s %s: %d answer(s) before the change arrived, %v after the first request", method, u, stale, time.Since(start).Round(time.Microsecond))
+			}
+			return r
+		}
+		if time.Since(start) > invalidationBound {
+			t.Errorf("%v; want status %d (error %q) within %v of the change", r, want, code, invalidationBound)
+			return r
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // user is /bff/user's answer.

@@ -54,8 +54,10 @@ func endedWithin(t testing.TB, es *harness.Events, reason string, start time.Tim
 // event stream on B as ended with the reason, and B closes it; a
 // keepalive on A reaches B's stream as the new idle end. All by events:
 // the sweep is an hour.
-func TestEventsAcrossInstances(t *testing.T) {
-	c := startCluster(t, clusterOptions{redisURL: redistest.Server(t), config: eventsOnly})
+func TestEventsAcrossInstances(t *testing.T) { eachStore(t, testEventsAcrossInstances) }
+
+func testEventsAcrossInstances(t *testing.T, st shared) {
+	c := startCluster(t, clusterOptions{store: st, config: eventsOnly})
 	a, b := c.inst[0], c.inst[1]
 	_, keeper := c.login(t, a.URL, harness.UserName, harness.UserPassword)
 
@@ -114,7 +116,7 @@ func TestEventsAcrossInstances(t *testing.T) {
 //
 //	go test -run '^$' -bench EndedLatency -benchtime 100x ./e2e/multi
 func BenchmarkEndedLatency(b *testing.B) {
-	c := startCluster(b, clusterOptions{redisURL: redistest.Server(b), config: eventsOnly})
+	c := startCluster(b, clusterOptions{store: shared{kind: "redis", url: redistest.Server(b)}, config: eventsOnly})
 	a, other := c.inst[0], c.inst[1]
 	_, keeper := c.login(b, a.URL, harness.UserName, harness.UserPassword)
 	var took []time.Duration

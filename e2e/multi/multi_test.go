@@ -7,15 +7,16 @@ import (
 	"testing"
 
 	"github.com/bff-project/bff/e2e/harness"
-	"github.com/bff-project/bff/session/redistest"
 )
 
 // TestSessionOnEveryInstance signs in on A and uses the session on B and C:
 // the same public session ID, the session list, and proxied calls that need
 // a token (renewed for an audience, or exchanged) on instances that never
 // saw the sign-in.
-func TestSessionOnEveryInstance(t *testing.T) {
-	c := startCluster(t, clusterOptions{redisURL: redistest.Server(t)})
+func TestSessionOnEveryInstance(t *testing.T) { eachStore(t, testSessionOnEveryInstance) }
+
+func testSessionOnEveryInstance(t *testing.T, st shared) {
+	c := startCluster(t, clusterOptions{store: st})
 	a, b, cc := c.inst[0], c.inst[1], c.inst[2]
 	_, cookie := c.login(t, a.URL, harness.UserName, harness.UserPassword)
 
@@ -56,8 +57,10 @@ func TestSessionOnEveryInstance(t *testing.T) {
 
 // TestLogoutEverywhere ends sessions on one instance by each of the four
 // ways and checks that the others refuse the session at once.
-func TestLogoutEverywhere(t *testing.T) {
-	c := startCluster(t, clusterOptions{redisURL: redistest.Server(t)})
+func TestLogoutEverywhere(t *testing.T) { eachStore(t, testLogoutEverywhere) }
+
+func testLogoutEverywhere(t *testing.T, st shared) {
+	c := startCluster(t, clusterOptions{store: st})
 	a, b, cc := c.inst[0], c.inst[1], c.inst[2]
 
 	// signedIn signs in on A and makes B and C load the session, so that
@@ -75,8 +78,8 @@ func TestLogoutEverywhere(t *testing.T) {
 	signedOut := func(t *testing.T, cookie string, on ...*harness.Instance) {
 		t.Helper()
 		for _, in := range on {
-			c.wantStatus(t, http.MethodGet, in.URL+"/bff/user", cookie, http.StatusUnauthorized, "unauthenticated")
-			c.wantStatus(t, http.MethodGet, in.URL+"/api/orders/whoami", cookie, http.StatusUnauthorized, "unauthenticated")
+			c.wantSoon(t, http.MethodGet, in.URL+"/bff/user", cookie, http.StatusUnauthorized, "unauthenticated")
+			c.wantSoon(t, http.MethodGet, in.URL+"/api/orders/whoami", cookie, http.StatusUnauthorized, "unauthenticated")
 		}
 	}
 	sid := func(t *testing.T, u user) string {

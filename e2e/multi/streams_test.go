@@ -9,7 +9,6 @@ import (
 	"github.com/bff-project/bff/bff"
 	"github.com/bff-project/bff/bff/config"
 	"github.com/bff-project/bff/e2e/harness"
-	"github.com/bff-project/bff/session/redistest"
 )
 
 // TestStreamEndsWhenSessionEndsElsewhere: an API stream (server-sent
@@ -17,9 +16,13 @@ import (
 // on A, by the session's ended event: the sweep, which used to be the
 // only way (every 10s), is an hour here.
 func TestStreamEndsWhenSessionEndsElsewhere(t *testing.T) {
+	eachStore(t, testStreamEndsWhenSessionEndsElsewhere)
+}
+
+func testStreamEndsWhenSessionEndsElsewhere(t *testing.T, st shared) {
 	ticks := httptest.NewServer(harness.TickUpstream())
 	t.Cleanup(ticks.Close)
-	c := startCluster(t, clusterOptions{redisURL: redistest.Server(t), config: func(cfg *bff.Config) {
+	c := startCluster(t, clusterOptions{store: st, config: func(cfg *bff.Config) {
 		cfg.APIs = append(cfg.APIs, config.APIConfig{Prefix: "/api/ticks/", Upstream: ticks.URL})
 		eventsOnly(cfg)
 	}})

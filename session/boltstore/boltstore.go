@@ -22,6 +22,7 @@ var _ interface {
 	scs.CtxStore
 	session.Replacer
 	session.Index
+	session.IndexedDeleter
 	session.Locker
 	session.ReplayCache
 	session.Pinger
@@ -158,6 +159,23 @@ func (b *Store) Replace(_ context.Context, key string, data []byte, expiry time.
 // DeleteCtx implements scs.CtxStore.
 func (b *Store) DeleteCtx(_ context.Context, key string) error {
 	return b.scs.Delete(key)
+}
+
+// DeleteIndexed implements [session.IndexedDeleter] in one transaction:
+// one sync of the file instead of three.
+func (b *Store) DeleteIndexed(_ context.Context, key string, entries []session.IndexEntry) error {
+	return b.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(sessionBucket).Delete([]byte(key)); err != nil {
+			return err
+		}
+		idx := tx.Bucket(indexBucket)
+		for _, e := range entries {
+			if err := idx.Delete(indexKey(e.Kind, e.Value, key)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func indexKey(kind, value, key string) []byte {

@@ -11,18 +11,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 )
 
-// This file holds Config and Open: URL schemes to a go-redis client.
+// This file holds Config and Open: URL schemes to a rueidis client option.
 
 // Config configures [Open]. The zero value of every field but URL/Addrs is
 // a safe default.
 type Config struct {
 	// URL locates Redis. Schemes:
-	//   - redis://[user:pass@]host[:6379][/db][?go-redis options] and
-	//     rediss:// (TLS), or unix:///path/to/socket: one server, parsed by
-	//     go-redis's ParseURL, whose query options (pool_size, …) apply.
+	//   - redis://[user:pass@]host[:6379][/db][?db=N&client_name=NAME] and
+	//     rediss:// (TLS), or unix:///path/to/socket[?db=N]: one server.
 	//   - redis-sentinel://[user:pass@]h1[:26379],h2[:26379][/db]?master_name=NAME
 	//     and rediss-sentinel:// (TLS to sentinels and data nodes): Sentinel
 	//     failover. The credentials are the data nodes'; sentinels without
@@ -35,8 +34,7 @@ type Config struct {
 	Prefix string
 	// Addrs, when set, replace the URL's host(s); the URL, if any, still
 	// gives TLS, credentials and database. One address: a single server;
-	// more than one without MasterName: Cluster (as go-redis's
-	// UniversalClient decides).
+	// more than one without MasterName: Cluster.
 	Addrs []string
 	// MasterName selects Sentinel: Addrs (or the URL's hosts) are then the
 	// sentinels and this is the monitored master's name. It overrides the
@@ -46,79 +44,26 @@ type Config struct {
 	// (they come from *_file settings so that secrets stay out of the URL).
 	Username string
 	Password string
-	// Timeout bounds each dial, read, write and wait for a pooled
-	// connection, so that a dead or frozen Redis fails a call within about
-	// two timeouts (one retry) instead of hanging. Default 500ms. It and
-	// MaxRetries=1 override the same options given in a redis:// URL.
+	// Timeout bounds each dial and each wait for a reply, so that a dead or
+	// frozen Redis fails a call within about two timeouts (one retry)
+	// instead of hanging. Default 500ms.
 	Timeout time.Duration
+	// NoNearCache turns the near-cache off: every Find then reads Redis.
+	// Default false: sessions are read once and kept in memory, and Redis
+	// tells this process (RESP3 client tracking) the moment any client
+	// changes or deletes one (see nearcache.go).
+	NoNearCache bool
 }
 
-// Open builds the client that cfg describes. It does not contact Redis, so
-// it succeeds while Redis is down (use [Store.Ping]); it fails only for a
-// bad configuration, with a message that never contains the password. ctx
-// is not used yet.
+// Open builds the client that cfg describes. It succeeds while Redis is
+// down (use [Store.Ping]); it fails only for a bad configuration, with a
+// message that never contains the password. ctx is not used yet.
 func Open(_ context.Context, cfg Config) (*Store, error) {
-	client, err := newClient(cfg)
+	opt, err := clientOption(cfg)
 	if err != nil {
 		return nil, err
 	}
-	r := New(client, cfg.Prefix)
-	if cfg.Timeout > 0 {
-		r.timeout = cfg.Timeout
-		r.gets.timeout = cfg.Timeout
-	}
-	return r, nil
-}
-
-// newClient builds the client cfg describes without contacting Redis.
-func newClient(cfg Config) (redis.UniversalClient, error) {
-	if cfg.Timeout < 0 {
-		return nil, errors.New("session: redis: timeout must not be negative")
-	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = defaultTimeout
-	}
-	t, err := parseRedisTarget(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Username != "" {
-		t.uo.Username = cfg.Username
-	}
-	if cfg.Password != "" {
-		t.uo.Password = cfg.Password
-	}
-	// MaxRetries 1: one retry heals a pooled connection that died with a
-	// restarted server, and no more, so a dead Redis fails fast.
-	t.uo.DialTimeout, t.uo.ReadTimeout, t.uo.WriteTimeout = timeout, timeout, timeout
-	t.uo.PoolTimeout = timeout
-	t.uo.MaxRetries = 1
-	t.uo.ContextTimeoutEnabled = true
-	switch t.mode {
-	case modeSentinel:
-		if t.uo.MasterName == "" {
-			return nil, errors.New("session: redis: sentinel needs a master name (master_name in the URL, or MasterName)")
-		}
-		return redis.NewFailoverClient(t.uo.Failover()), nil
-	case modeCluster:
-		if t.uo.DB != 0 {
-			return nil, errors.New("session: redis: cluster has no database numbers; remove the /db from the URL")
-		}
-		return redis.NewClusterClient(t.uo.Cluster()), nil
-	}
-	o := t.single
-	if o == nil {
-		o = t.uo.Simple()
-	} else {
-		if len(cfg.Addrs) == 1 {
-			o.Network, o.Addr, o.TLSConfig = "tcp", cfg.Addrs[0], t.uo.TLSConfig
-		}
-		o.Username, o.Password = t.uo.Username, t.uo.Password
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
-		o.PoolTimeout, o.MaxRetries, o.ContextTimeoutEnabled = timeout, 1, true
-	}
-	return redis.NewClient(o), nil
+	return newStore(opt, cfg), nil
 }
 
 type redisMode int
@@ -129,23 +74,93 @@ const (
 	modeCluster
 )
 
-type redisTarget struct {
-	mode redisMode
-	uo   redis.UniversalOptions
-	// single holds go-redis's own parse of a redis://, rediss:// or unix://
-	// URL, so its query options and unix sockets are kept.
-	single *redis.Options
+// target is what the URL and the other fields say.
+type target struct {
+	mode     redisMode
+	addrs    []string
+	db       int
+	username string
+	password string
+	master   string
+	name     string // CLIENT SETNAME
+	tls      *tls.Config
+	unix     bool
 }
 
-// parseRedisTarget reads URL, Addrs and MasterName.
-func parseRedisTarget(cfg Config) (*redisTarget, error) {
-	t := &redisTarget{}
+// clientOption turns cfg into a rueidis option without contacting Redis.
+func clientOption(cfg Config) (rueidis.ClientOption, error) {
+	if cfg.Timeout < 0 {
+		return rueidis.ClientOption{}, errors.New("session: redis: timeout must not be negative")
+	}
+	t, err := parseTarget(cfg)
+	if err != nil {
+		return rueidis.ClientOption{}, err
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	opt := rueidis.ClientOption{
+		InitAddress: t.addrs,
+		Username:    t.username,
+		Password:    t.password,
+		SelectDB:    t.db,
+		ClientName:  t.name,
+		TLSConfig:   t.tls,
+		// KeepAlive is also rueidis's gap before it PINGs a connection
+		// that has sent commands but read nothing, and ConnWriteTimeout
+		// how long that PING (or a reply on a connection used in turn)
+		// may take: a frozen Redis fails each call within about two
+		// timeouts, answered 503, not a hang.
+		Dialer:           net.Dialer{Timeout: timeout, KeepAlive: timeout},
+		ConnWriteTimeout: timeout,
+		// One immediate retry heals a connection that died with a
+		// restarted server, and no more, so a dead Redis fails fast.
+		RetryDelay: func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+			if attempts <= 1 {
+				return 0
+			}
+			return -1
+		},
+		DisableCache: cfg.NoNearCache,
+	}
+	if !cfg.NoNearCache {
+		// A callback makes rueidis read every connection all the time.
+		// Without one, a connection used by one caller at a time is read
+		// only for the reply to its next command, and invalidations
+		// would wait in its socket while the cache served stale copies.
+		opt.OnInvalidations = func([]rueidis.RedisMessage) {}
+	}
+	if t.unix {
+		opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", addr)
+		}
+	}
+	switch t.mode {
+	case modeSentinel:
+		if t.master == "" {
+			return opt, errors.New("session: redis: sentinel needs a master name (master_name in the URL, or MasterName)")
+		}
+		opt.Sentinel = rueidis.SentinelOption{MasterSet: t.master, TLSConfig: t.tls, Dialer: opt.Dialer}
+	case modeCluster:
+		if t.db != 0 {
+			return opt, errors.New("session: redis: cluster has no database numbers; remove the /db from the URL")
+		}
+	default:
+		opt.ForceSingleClient = true
+	}
+	return opt, nil
+}
+
+// parseTarget reads URL, Addrs, MasterName and the credentials.
+func parseTarget(cfg Config) (*target, error) {
+	t := &target{}
 	if cfg.URL == "" && len(cfg.Addrs) == 0 {
 		return nil, errors.New("session: redis: url (or addrs) is required")
 	}
 	if cfg.URL != "" {
 		var err error
-		if t, err = parseRedisURL(cfg.URL); err != nil {
+		if t, err = parseURL(cfg.URL); err != nil {
 			return nil, err
 		}
 	}
@@ -155,46 +170,38 @@ func parseRedisTarget(cfg Config) (*redisTarget, error) {
 				return nil, fmt.Errorf("session: redis: addrs: %q is not host:port", a)
 			}
 		}
-		t.uo.Addrs = cfg.Addrs
-		if t.uo.TLSConfig != nil {
+		t.addrs, t.unix = cfg.Addrs, false
+		if t.tls != nil {
 			// The URL's host named the certificate; these hosts name theirs.
-			t.uo.TLSConfig = nodeTLSConfig()
+			t.tls = nodeTLSConfig()
 		}
 		if t.mode == modeSingle && len(cfg.Addrs) > 1 {
 			t.mode = modeCluster
 		}
 	}
 	if cfg.MasterName != "" {
-		t.mode = modeSentinel
-		t.uo.MasterName = cfg.MasterName
+		t.mode, t.master = modeSentinel, cfg.MasterName
 	}
-	if t.mode != modeSingle {
-		t.single = nil
+	if cfg.Username != "" {
+		t.username = cfg.Username
+	}
+	if cfg.Password != "" {
+		t.password = cfg.Password
 	}
 	return t, nil
 }
 
-// parseRedisURL parses raw without ever quoting it in an error, since it
-// may carry a password.
-func parseRedisURL(raw string) (*redisTarget, error) {
+// parseURL parses raw without ever quoting it in an error, since it may
+// carry a password.
+func parseURL(raw string) (*target, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		return nil, errors.New("session: redis: url must start with redis://, rediss://, unix://, redis-sentinel:// or redis-cluster://")
 	}
-	t := &redisTarget{}
+	t := &target{}
 	switch scheme {
 	case "redis", "rediss", "unix":
-		if _, err := url.Parse(raw); err != nil {
-			return nil, fmt.Errorf("session: redis: bad url: %w", urlErr(err))
-		}
-		o, err := redis.ParseURL(raw)
-		if err != nil {
-			return nil, fmt.Errorf("session: redis: bad url: %w", err)
-		}
-		t.single = o
-		t.uo.Addrs = []string{o.Addr}
-		t.uo.DB, t.uo.Username, t.uo.Password, t.uo.TLSConfig = o.DB, o.Username, o.Password, o.TLSConfig
-		return t, nil
+		return t, parseSingleURL(t, scheme, raw)
 	case "redis-sentinel", "rediss-sentinel":
 		t.mode = modeSentinel
 	case "redis-cluster", "rediss-cluster":
@@ -205,10 +212,69 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 	return t, parseMultiHostURL(t, scheme, rest)
 }
 
+// parseSingleURL reads redis://, rediss:// and unix:// URLs.
+func parseSingleURL(t *target, scheme, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("session: redis: bad url: %w", urlErr(err))
+	}
+	if scheme == "unix" {
+		if u.Path == "" {
+			return errors.New("session: redis: bad url: unix:// needs a socket path")
+		}
+		t.addrs, t.unix = []string{u.Path}, true
+	} else {
+		host, port := u.Hostname(), u.Port()
+		if host == "" {
+			host = "localhost"
+		}
+		if port == "" {
+			port = "6379"
+		}
+		if !validPort(port) {
+			return fmt.Errorf("session: redis: bad url: invalid port %q", port)
+		}
+		t.addrs = []string{net.JoinHostPort(host, port)}
+		if db := strings.Trim(u.Path, "/"); db != "" {
+			if t.db, err = strconv.Atoi(db); err != nil || t.db < 0 {
+				return fmt.Errorf("session: redis: bad url: invalid database number %q", db)
+			}
+		}
+		if scheme == "rediss" {
+			t.tls = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+		}
+	}
+	if u.User != nil {
+		t.username = u.User.Username()
+		t.password, _ = u.User.Password()
+	}
+	return singleOptions(t, u.Query())
+}
+
+// singleOptions reads the query options of a one-server URL.
+func singleOptions(t *target, q url.Values) error {
+	for name, vs := range q {
+		v := vs[len(vs)-1]
+		switch name {
+		case "db":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("session: redis: bad url: invalid database number %q", v)
+			}
+			t.db = n
+		case "client_name":
+			t.name = v
+		default:
+			return fmt.Errorf("session: redis: bad url: unexpected option %q (supported: db, client_name)", name)
+		}
+	}
+	return nil
+}
+
 // parseMultiHostURL reads "[user:pass@]h1[:p],h2[:p][/db][?master_name=M]".
 // The host list is cut out before url.Parse, which rejects a port on any
 // but the last host.
-func parseMultiHostURL(t *redisTarget, scheme, rest string) error {
+func parseMultiHostURL(t *target, scheme, rest string) error {
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
 		end = len(rest)
@@ -234,35 +300,35 @@ func parseMultiHostURL(t *redisTarget, scheme, rest string) error {
 		if _, p, _ := net.SplitHostPort(h); !validPort(p) {
 			return fmt.Errorf("session: redis: bad url: invalid port in %q", h)
 		}
-		t.uo.Addrs = append(t.uo.Addrs, h)
+		t.addrs = append(t.addrs, h)
 	}
 	if u.User != nil {
-		t.uo.Username = u.User.Username()
-		t.uo.Password, _ = u.User.Password()
+		t.username = u.User.Username()
+		t.password, _ = u.User.Password()
 	}
 	if db := strings.Trim(u.Path, "/"); db != "" {
-		if t.uo.DB, err = strconv.Atoi(db); err != nil || t.uo.DB < 0 {
+		if t.db, err = strconv.Atoi(db); err != nil || t.db < 0 {
 			return fmt.Errorf("session: redis: bad url: invalid database number %q", db)
 		}
 	}
 	q := u.Query()
-	t.uo.MasterName = q.Get("master_name")
+	t.master = q.Get("master_name")
 	q.Del("master_name")
 	for name := range q {
 		return fmt.Errorf("session: redis: bad url: unknown option %q (only master_name, for sentinel)", name)
 	}
-	if t.mode == modeCluster && t.uo.MasterName != "" {
+	if t.mode == modeCluster && t.master != "" {
 		return errors.New("session: redis: bad url: master_name is for redis-sentinel://, not a cluster")
 	}
 	if strings.HasPrefix(scheme, "rediss") {
-		t.uo.TLSConfig = nodeTLSConfig()
+		t.tls = nodeTLSConfig()
 	}
 	return nil
 }
 
-// nodeTLSConfig leaves ServerName empty: go-redis dials with
-// tls.DialWithDialer, which then checks each node's certificate against
-// the host it dials, as a sentinel or cluster with many hosts needs.
+// nodeTLSConfig leaves ServerName empty: the TLS dialer then checks each
+// node's certificate against the host it dials, as a sentinel or cluster
+// with many hosts needs.
 func nodeTLSConfig() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12}
 }

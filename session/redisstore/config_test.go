@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/bff-project/bff/session/redisstore"
 	"github.com/bff-project/bff/session/redistest"
 )
@@ -17,9 +15,8 @@ import (
 func TestAddrsAndCredentials(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer admin.Close()
-	if err := admin.ConfigSet(ctx, "requirepass", "s3cret").Err(); err != nil {
+	admin := redistest.Client(t, srv.URL)
+	if err := admin.Do(ctx, admin.B().ConfigSet().ParameterValue().ParameterValue("requirepass", "s3cret").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	cfg := redisstore.Config{URL: "redis://:wrong@203.0.113.1:1/0", Addrs: []string{srv.Addr()}}
@@ -76,10 +73,12 @@ func TestOpenConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := redisstore.Open(context.Background(), tc.cfg)
+			if r, err := redisstore.Open(context.Background(), tc.cfg); err == nil {
+				r.Close()
+			}
+			opt, err := redisstore.ClientOptionFor(tc.cfg)
 			if tc.wantErr != "" {
 				if err == nil {
-					r.Close()
 					t.Fatalf("Open() = nil error, want one containing %q", tc.wantErr)
 				}
 				if !strings.Contains(err.Error(), tc.wantErr) {
@@ -93,25 +92,15 @@ func TestOpenConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open() = %v, want nil", err)
 			}
-			defer r.Close()
-			var kind string
-			var addrs []string
-			switch c := r.Client().(type) {
-			case *redis.ClusterClient:
-				kind, addrs = "cluster", c.Options().Addrs
-				if c.Options().ReadTimeout != 500*time.Millisecond {
-					t.Errorf("cluster ReadTimeout = %v, want 500ms", c.Options().ReadTimeout)
-				}
-			case *redis.Client:
-				kind, addrs = "single", []string{c.Options().Addr}
-				if c.Options().Addr == "FailoverClient" {
-					kind, addrs = "failover", nil
-				}
-				if o := c.Options(); o.ReadTimeout != 500*time.Millisecond || o.DialTimeout != 500*time.Millisecond || o.MaxRetries != 1 {
-					t.Errorf("timeouts = dial %v read %v retries %d, want 500ms, 500ms, 1", o.DialTimeout, o.ReadTimeout, o.MaxRetries)
-				}
-			default:
-				t.Fatalf("Client() is a %T", c)
+			kind, addrs := "cluster", opt.InitAddress
+			switch {
+			case opt.Sentinel.MasterSet != "":
+				kind, addrs = "failover", nil
+			case opt.ForceSingleClient:
+				kind = "single"
+			}
+			if opt.Dialer.Timeout != 500*time.Millisecond || opt.ConnWriteTimeout != 500*time.Millisecond {
+				t.Errorf("timeouts = dial %v reply %v, want 500ms, 500ms", opt.Dialer.Timeout, opt.ConnWriteTimeout)
 			}
 			if kind != tc.kind {
 				t.Errorf("client kind = %s, want %s", kind, tc.kind)

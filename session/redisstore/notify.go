@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 
 	"github.com/bff-project/bff/session"
 )
@@ -20,13 +19,13 @@ import (
 // set on the server (often not allowed on managed Redis), say nothing of
 // why a session ended, and fire for expiries only when Redis happens to
 // evict the key. On Cluster, PUBLISH reaches every node's subscribers.
+//
+// Each subscription has a dedicated rueidis connection, which rueidis
+// PINGs when it is quiet (the store's timeout is its keep-alive gap), so a
+// Redis host that vanished without closing the connection is noticed
+// within about two timeouts and the subscription is made again.
 
 var _ session.Notifier = (*Store)(nil)
-
-// pingEvery is how long a quiet subscription waits before it checks its
-// connection with a PING: a Redis host that vanished without closing the
-// connection is noticed within two of these.
-const pingEvery = 5 * time.Second
 
 func (r *Store) channel() string { return r.prefix + "events" }
 
@@ -36,7 +35,10 @@ func (r *Store) Publish(ctx context.Context, ev session.Event) error {
 	if err != nil {
 		return redisErr("publish", err)
 	}
-	if err := r.client.Publish(ctx, r.channel(), b).Err(); err != nil {
+	err = r.do(ctx, func(c rueidis.Builder) rueidis.Completed {
+		return c.Publish().Channel(r.channel()).Message(string(b)).Build()
+	}).Error()
+	if err != nil {
 		return redisErr("publish", err)
 	}
 	return nil
@@ -48,7 +50,7 @@ func (r *Store) Publish(ctx context.Context, ev session.Event) error {
 // [session.EventResync] each time a subscription is made, the first
 // included: a caller that retries after an error re-reads what it missed.
 func (r *Store) Subscribe(ctx context.Context, fn func(session.Event)) error {
-	ps, err := r.subscribe(ctx)
+	sub, err := r.subscribe(ctx, fn)
 	if err != nil {
 		return err
 	}
@@ -56,85 +58,80 @@ func (r *Store) Subscribe(ctx context.Context, fn func(session.Event)) error {
 	for {
 		fn(session.Event{Kind: session.EventResync})
 		start := time.Now()
-		r.listen(ctx, ps, fn)
-		_ = ps.Close()
+		sub.wait(ctx)
 		if time.Since(start) > time.Minute {
 			backoff = 50 * time.Millisecond
 		}
 		for {
-			if ctx.Err() != nil {
-				return nil
-			}
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 5*time.Second)
-			if ps, err = r.subscribe(ctx); err == nil {
+			if sub, err = r.subscribe(ctx, fn); err == nil {
 				break
 			}
 		}
 	}
 }
 
-// subscribe makes a subscription and waits, bounded by the store's
+// subscription is one SUBSCRIBE on a dedicated connection.
+type subscription struct {
+	broken  <-chan error
+	release func()
+}
+
+// wait holds the subscription until ctx ends or its connection breaks,
+// then releases the connection.
+func (s *subscription) wait(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-s.broken:
+	}
+	s.release()
+}
+
+// subscribe makes a subscription and waits, bounded by twice the store's
 // timeout, for Redis to confirm it.
-func (r *Store) subscribe(ctx context.Context) (*redis.PubSub, error) {
-	ps := r.client.Subscribe(ctx)
-	if err := ps.Subscribe(ctx, r.channel()); err != nil {
-		_ = ps.Close()
+func (r *Store) subscribe(ctx context.Context, fn func(session.Event)) (*subscription, error) {
+	c, err := r.conn.get()
+	if err != nil {
 		return nil, redisErr("subscribe", err)
 	}
-	msg, err := ps.ReceiveTimeout(ctx, 2*r.timeout)
+	dc, release := c.Dedicate()
+	ch := r.channel()
+	confirmed := make(chan struct{}, 1)
+	broken := dc.SetPubSubHooks(rueidis.PubSubHooks{
+		OnSubscription: func(s rueidis.PubSubSubscription) {
+			if s.Kind == "subscribe" && s.Channel == ch {
+				select {
+				case confirmed <- struct{}{}:
+				default:
+				}
+			}
+		},
+		OnMessage: func(m rueidis.PubSubMessage) {
+			if ev, ok := decodeEvent(m.Message); ok {
+				fn(ev)
+			}
+		},
+	})
+	cctx, cancel := context.WithTimeout(ctx, 2*r.timeout)
+	defer cancel()
+	err = dc.Do(cctx, dc.B().Subscribe().Channel(ch).Build()).Error()
 	if err == nil {
-		if _, ok := msg.(*redis.Subscription); !ok {
+		select {
+		case <-confirmed:
+		case <-cctx.Done():
 			err = errors.New("no subscription confirmation")
 		}
 	}
 	if err != nil {
-		_ = ps.Close()
+		release()
 		return nil, redisErr("subscribe", err)
 	}
-	return ps, nil
-}
-
-// listen passes ps's events to fn until ctx ends or the connection breaks.
-func (r *Store) listen(ctx context.Context, ps *redis.PubSub, fn func(session.Event)) {
-	// The receive below does not watch ctx: closing ps ends it.
-	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
-	defer stop()
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, pingEvery)
-		var ne net.Error
-		switch {
-		case err == nil:
-			pinged = false
-		case errors.As(err, &ne) && ne.Timeout() && !pinged:
-			// Quiet: ask. A second timeout without the answer is a dead
-			// connection.
-			if ps.Ping(ctx) != nil {
-				return
-			}
-			pinged = true
-			continue
-		default:
-			return
-		}
-		switch m := msg.(type) {
-		case *redis.Message:
-			if ev, ok := decodeEvent(m.Payload); ok {
-				fn(ev)
-			}
-		case *redis.Subscription:
-			// go-redis remade the connection and subscribed again on its
-			// own: events may have been missed meanwhile.
-			if m.Kind == "subscribe" {
-				fn(session.Event{Kind: session.EventResync})
-			}
-		}
-	}
+	return &subscription{broken: broken, release: release}, nil
 }
 
 // decodeEvent reads a published event; anything else on the channel is

@@ -62,7 +62,11 @@ func subscribe(t *testing.T, s *redisstore.Store) events {
 func waitSubscribers(t *testing.T, s *redisstore.Store, channel string, n int64) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		got, err := s.Client().PubSubNumSub(context.Background(), channel).Result()
+		c, err := s.Client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Do(context.Background(), c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +122,11 @@ func TestNotifyIgnoresForeignMessages(t *testing.T) {
 	s, prefix := openRedis(t, url)
 	got := subscribe(t, s)
 	for _, msg := range []string{"hello", `{"k":"wipe"}`, `{"k":"ended"}`, `[]`} {
-		if err := s.Client().Publish(context.Background(), prefix+"events", msg).Err(); err != nil {
+		c, err := s.Client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Do(context.Background(), c.B().Publish().Channel(prefix+"events").Message(msg).Build()).Error(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,15 +4,15 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 
 	"github.com/bff-project/bff/session"
 )
@@ -31,7 +31,9 @@ const (
 var _ interface {
 	scs.CtxStore
 	session.Replacer
+	session.FreshFinder
 	session.Index
+	session.IndexedDeleter
 	session.Locker
 	session.ReplayCache
 	session.Pinger
@@ -54,42 +56,86 @@ var _ interface {
 // Every command and script touches one key only, so no key needs a hash
 // tag to run on Cluster.
 //
-// scs's goredisstore is not used: it takes a *redis.Client and cannot run
-// on a ClusterClient or sentinel-backed UniversalClient, and its Commit
-// errors on a past expiry. Its three methods are small enough to write
-// here on the UniversalClient, with the same semantics.
+// The client is rueidis: it speaks RESP3 with client tracking (the
+// near-cache, nearcache.go), pipelines the commands of concurrent calls on
+// a few connections by itself, and knows Sentinel and Cluster. scs's
+// goredisstore is not used: it is built on go-redis, which has no
+// client-side cache.
 type Store struct {
-	client  redis.UniversalClient
+	conn    *lazyClient
 	prefix  string
 	timeout time.Duration // bounds Ping and unlock
-	gets    *getBatcher
+	near    *nearCache    // nil: off
 }
 
-// New returns a store on client, for callers that build their own. It
-// relies on client's timeouts for every call but Ping, which it bounds by
-// 500ms. An empty prefix means "bff:". Close closes client.
-func New(client redis.UniversalClient, prefix string) *Store {
+func newStore(opt rueidis.ClientOption, cfg Config) *Store {
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = defaultPrefix
 	}
-	return &Store{client: client, prefix: prefix, timeout: defaultTimeout, gets: newGetBatcher(client, defaultTimeout)}
+	r := &Store{prefix: prefix, timeout: timeout}
+	r.conn = newLazyClient(opt, timeout)
+	if !cfg.NoNearCache {
+		r.near = newNearCache()
+		go r.near.heartbeat(func(ctx context.Context) error {
+			return r.do(ctx, func(b rueidis.Builder) rueidis.Completed { return b.Ping().Build() }).Error()
+		})
+	}
+	return r
 }
 
-// Client returns the underlying client, for metrics (PoolStats) and tests.
-func (r *Store) Client() redis.UniversalClient { return r.client }
+// Client returns the underlying client, for tools (benchmarks, tests) that
+// read Redis directly; an error while it cannot be made (Redis down at
+// start with Sentinel or Cluster).
+func (r *Store) Client() (rueidis.Client, error) { return r.conn.get() }
 
 func redisErr(op string, err error) error {
 	return fmt.Errorf("redis %s: %w", op, err)
 }
 
-// ms is t in Unix milliseconds, as PXAT and index scores want it.
-func ms(t time.Time) int64 { return t.UnixMilli() }
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-// FindCtx implements scs.CtxStore with one GET, sent in a pipeline with
-// the GETs of concurrent calls (see batch.go).
+func (r *Store) sessionKey(key string) string { return r.prefix + "s:" + key }
+
+// do runs one command.
+func (r *Store) do(ctx context.Context, build func(b rueidis.Builder) rueidis.Completed) rueidis.RedisResult {
+	c, err := r.conn.get()
+	if err != nil {
+		return errResult(err)
+	}
+	return c.Do(ctx, build(c.B()))
+}
+
+// FindCtx implements scs.CtxStore with one GET, answered from the
+// near-cache when it holds the key (see nearcache.go).
 func (r *Store) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
-	b, err := r.gets.get(ctx, r.prefix+"s:"+key)
-	if errors.Is(err, redis.Nil) {
+	c, err := r.conn.get()
+	if err != nil {
+		return nil, false, redisErr("get", err)
+	}
+	k := r.sessionKey(key)
+	var res rueidis.RedisResult
+	if r.near != nil && r.near.trusted() && !r.near.recentlyWritten(k) {
+		res = c.DoCache(ctx, c.B().Get().Key(k).Cache(), nearCacheTTL)
+	} else {
+		res = c.Do(ctx, c.B().Get().Key(k).Build())
+	}
+	return found(res)
+}
+
+// FindFresh implements [session.FreshFinder]: a GET that Redis answers,
+// whatever the near-cache holds.
+func (r *Store) FindFresh(ctx context.Context, key string) ([]byte, bool, error) {
+	return found(r.do(ctx, func(b rueidis.Builder) rueidis.Completed { return b.Get().Key(r.sessionKey(key)).Build() }))
+}
+
+func found(res rueidis.RedisResult) ([]byte, bool, error) {
+	b, err := res.AsBytes()
+	if rueidis.IsRedisNil(err) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -101,11 +147,15 @@ func (r *Store) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
 // CommitCtx implements scs.CtxStore: SET with PXAT, so Redis drops the
 // session at expiry. An expiry already past deletes the key.
 func (r *Store) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	at := ms(expiry)
-	if at <= ms(time.Now()) {
+	if !expiry.After(time.Now()) {
 		return r.DeleteCtx(ctx, key)
 	}
-	if err := r.client.Do(ctx, "set", r.prefix+"s:"+key, data, "pxat", at).Err(); err != nil {
+	k := r.sessionKey(key)
+	r.near.wrote(k)
+	err := r.do(ctx, func(b rueidis.Builder) rueidis.Completed {
+		return b.Set().Key(k).Value(rueidis.BinaryString(data)).Pxat(expiry).Build()
+	}).Error()
+	if err != nil {
 		return redisErr("set", err)
 	}
 	return nil
@@ -114,12 +164,15 @@ func (r *Store) CommitCtx(ctx context.Context, key string, data []byte, expiry t
 // Replace implements [session.Replacer]: SET XX, which Redis applies only to a
 // key that exists (and has not expired), atomically.
 func (r *Store) Replace(ctx context.Context, key string, data []byte, expiry time.Time) (bool, error) {
-	at := ms(expiry)
-	if at <= ms(time.Now()) {
+	if !expiry.After(time.Now()) {
 		return false, r.DeleteCtx(ctx, key)
 	}
-	err := r.client.Do(ctx, "set", r.prefix+"s:"+key, data, "pxat", at, "xx").Err()
-	if errors.Is(err, redis.Nil) {
+	k := r.sessionKey(key)
+	r.near.wrote(k)
+	err := r.do(ctx, func(b rueidis.Builder) rueidis.Completed {
+		return b.Set().Key(k).Value(rueidis.BinaryString(data)).Xx().Pxat(expiry).Build()
+	}).Error()
+	if rueidis.IsRedisNil(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -130,7 +183,9 @@ func (r *Store) Replace(ctx context.Context, key string, data []byte, expiry tim
 
 // DeleteCtx implements scs.CtxStore.
 func (r *Store) DeleteCtx(ctx context.Context, key string) error {
-	if err := r.client.Del(ctx, r.prefix+"s:"+key).Err(); err != nil {
+	k := r.sessionKey(key)
+	r.near.wrote(k)
+	if err := r.do(ctx, func(b rueidis.Builder) rueidis.Completed { return b.Del().Key(k).Build() }).Error(); err != nil {
 		return redisErr("del", err)
 	}
 	return nil
@@ -155,69 +210,14 @@ func (r *Store) Delete(key string) error {
 	return r.DeleteCtx(context.Background(), key)
 }
 
-func (r *Store) indexKey(kind, value string) string {
-	return r.prefix + "i:" + kind + ":" + value
-}
-
-// indexAddScript adds a member scored by its expiry, drops members expired
-// by ARGV[3] (now), and sets the set's own expiry to its highest score, so
-// the set lives exactly as long as its longest-lived entry. A script rather
-// than PEXPIREAT GT, because GT never applies to a key without a TTL (a new
-// set) and needs Redis 7.
-var indexAddScript = redis.NewScript(`
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] == nil then
-  return 0
-end
-redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', tonumber(top[2])))
-return 1
-`)
-
-// IndexAdd implements [session.Index]: the entry is a member of a sorted set per
-// (kind, value), scored by its expiry in Unix ms.
-func (r *Store) IndexAdd(ctx context.Context, kind, value, key string, expiry time.Time) error {
-	k := r.indexKey(kind, value)
-	err := indexAddScript.Run(ctx, r.client, []string{k}, ms(expiry), key, ms(time.Now())).Err()
-	if err != nil {
-		return redisErr("index add", err)
-	}
-	return nil
-}
-
-// IndexRemove implements [session.Index].
-func (r *Store) IndexRemove(ctx context.Context, kind, value, key string) error {
-	if err := r.client.ZRem(ctx, r.indexKey(kind, value), key).Err(); err != nil {
-		return redisErr("index remove", err)
-	}
-	return nil
-}
-
-// indexLookupScript drops the expired members, then lists the rest, in one
-// round trip.
-var indexLookupScript = redis.NewScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-return redis.call('ZRANGE', KEYS[1], 0, -1)
-`)
-
-// IndexLookup implements [session.Index]; its cost follows the entries of one
-// (kind, value), never the size of the store.
-func (r *Store) IndexLookup(ctx context.Context, kind, value string) ([]string, error) {
-	k := r.indexKey(kind, value)
-	keys, err := indexLookupScript.Run(ctx, r.client, []string{k}, ms(time.Now())).StringSlice()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, redisErr("index lookup", err)
-	}
-	return keys, nil
-}
-
 // FirstUse implements [session.ReplayCache] with SET NX PXAT, which Redis runs
 // atomically. An expiry already past is kept for a millisecond.
 func (r *Store) FirstUse(ctx context.Context, id string, expiry time.Time) (bool, error) {
-	at := max(ms(expiry), ms(time.Now())+1)
-	err := r.client.Do(ctx, "set", r.prefix+"r:"+id, "1", "nx", "pxat", at).Err()
-	if errors.Is(err, redis.Nil) {
+	at := max(expiry.UnixMilli(), time.Now().UnixMilli()+1)
+	err := r.do(ctx, func(b rueidis.Builder) rueidis.Completed {
+		return b.Set().Key(r.prefix + "r:" + id).Value("1").Nx().PxatMillisecondsTimestamp(at).Build()
+	}).Error()
+	if rueidis.IsRedisNil(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -228,16 +228,16 @@ func (r *Store) FirstUse(ctx context.Context, id string, expiry time.Time) (bool
 
 // Forget implements [session.ReplayCache].
 func (r *Store) Forget(ctx context.Context, id string) error {
-	if err := r.client.Del(ctx, r.prefix+"r:"+id).Err(); err != nil {
+	if err := r.do(ctx, func(b rueidis.Builder) rueidis.Completed { return b.Del().Key(r.prefix + "r:" + id).Build() }).Error(); err != nil {
 		return redisErr("replay del", err)
 	}
 	return nil
 }
 
 // lockScript takes the lock when it is free, or when it already holds
-// ARGV[1]: go-redis retries a command whose reply was lost, and the retry
-// of a SET NX that did succeed must not see its own lock as taken.
-var lockScript = redis.NewScript(`
+// ARGV[1]: a retried command whose reply was lost must not see its own
+// lock as taken.
+var lockScript = rueidis.NewLuaScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 1
 end
@@ -251,12 +251,20 @@ return 0
 // unlockScript deletes the lock only while it still holds the caller's
 // owner token: a holder whose ttl lapsed must not release the next
 // holder's lock.
-var unlockScript = redis.NewScript(`
+var unlockScript = rueidis.NewLuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 `)
+
+func (r *Store) script(ctx context.Context, s *rueidis.Lua, keys, args []string) rueidis.RedisResult {
+	c, err := r.conn.get()
+	if err != nil {
+		return errResult(err)
+	}
+	return s.Exec(ctx, c, keys, args)
+}
 
 // Lock implements [session.Locker] across instances: SET NX PX with a random owner
 // token, polled with jittered backoff from 5ms to 50ms while taken. A ttl
@@ -275,7 +283,7 @@ func (r *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	owner := ownerToken()
 	wait := 5 * time.Millisecond
 	for {
-		got, err := lockScript.Run(ctx, r.client, []string{k}, owner, max(ttl.Milliseconds(), 1)).Int()
+		got, err := r.script(ctx, lockScript, []string{k}, []string{owner, strconv.FormatInt(max(ttl.Milliseconds(), 1), 10)}).AsInt64()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w: %w", session.ErrLockNotObtained, context.Cause(ctx))
@@ -307,7 +315,7 @@ func (r *Store) unlocker(k, owner string) func() {
 			// lock is released, and the release must still happen.
 			ctx, cancel := context.WithTimeout(context.Background(), 2*r.timeout)
 			defer cancel()
-			_ = unlockScript.Run(ctx, r.client, []string{k}, owner).Err()
+			_ = r.script(ctx, unlockScript, []string{k}, []string{owner}).Error()
 		})
 	}
 }
@@ -316,7 +324,7 @@ func (r *Store) unlocker(k, owner string) func() {
 func (r *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	if err := r.client.Ping(ctx).Err(); err != nil {
+	if err := r.do(ctx, func(b rueidis.Builder) rueidis.Completed { return b.Ping().Build() }).Error(); err != nil {
 		return redisErr("ping", err)
 	}
 	return nil
@@ -324,10 +332,8 @@ func (r *Store) Ping(ctx context.Context) error {
 
 // Close closes the client.
 func (r *Store) Close() error {
-	r.gets.close()
-	if err := r.client.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
-		return err
-	}
+	r.near.close()
+	r.conn.close()
 	return nil
 }
 
@@ -337,3 +343,6 @@ func ownerToken() string {
 	_, _ = crand.Read(b) // never fails (crypto/rand's documented contract)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// errResult wraps an error as a command's result.
+func errResult(err error) rueidis.RedisResult { return rueidis.NewErrorResult(err) }

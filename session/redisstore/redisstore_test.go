@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 
 	"github.com/bff-project/bff/session"
 	"github.com/bff-project/bff/session/redisstore"
@@ -44,26 +44,15 @@ func openRedis(t testing.TB, url string) (*redisstore.Store, string) {
 	t.Cleanup(func() {
 		r.Close()
 		// A client of its own: storetest.Run closes the store first.
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		c := redis.NewClient(opt)
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
+		redistest.DropPrefix(t, url, prefix)
 	})
 	return r, prefix
 }
 
 // keysUnder lists the keys matching a glob pattern.
-func keysUnder(t testing.TB, c redis.UniversalClient, pattern string) []string {
+func keysUnder(t testing.TB, c rueidis.Client, pattern string) []string {
 	t.Helper()
-	keys, err := c.Keys(context.Background(), pattern).Result()
+	keys, err := c.Do(context.Background(), c.B().Keys().Pattern(pattern).Build()).AsStrSlice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +72,7 @@ func TestConformance(t *testing.T) {
 func TestKeyLayout(t *testing.T) {
 	url := redistest.Server(t)
 	r, prefix := openRedis(t, url)
-	c := r.Client()
+	c := redistest.Client(t, url)
 	ctx := context.Background()
 	now := time.Now()
 	if err := r.CommitCtx(ctx, "k1", []byte("blob"), now.Add(time.Hour)); err != nil {
@@ -117,10 +106,11 @@ func TestKeyLayout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := c.PTTL(ctx, tc.key).Result()
+			n, err := c.Do(ctx, c.B().Pttl().Key(tc.key).Build()).AsInt64()
 			if err != nil {
 				t.Fatal(err)
 			}
+			got := time.Duration(n) * time.Millisecond
 			if got < tc.ttl-2*time.Second || got > tc.ttl {
 				t.Errorf("PTTL(%s) = %v, want about %v", tc.key, got, tc.ttl)
 			}
@@ -138,7 +128,7 @@ func TestKeyLayout(t *testing.T) {
 		}
 	}
 	// The index scores are expiries in Unix ms.
-	score, err := c.ZScore(ctx, prefix+"i:sub:alice", "k2").Result()
+	score, err := c.Do(ctx, c.B().Zscore().Key(prefix+"i:sub:alice").Member("k2").Build()).AsFloat64()
 	if err != nil || int64(score) != now.Add(time.Minute).UnixMilli() {
 		t.Errorf("ZSCORE(k2) = %v, %v; want %d", score, err, now.Add(time.Minute).UnixMilli())
 	}
@@ -157,7 +147,8 @@ func TestDefaultPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.DeleteCtx(ctx, key)
-	if n, err := r.Client().Exists(ctx, "bff:s:"+key).Result(); err != nil || n != 1 {
+	c := redistest.Client(t, url)
+	if n, err := c.Do(ctx, c.B().Exists().Key("bff:s:"+key).Build()).AsInt64(); err != nil || n != 1 {
 		t.Errorf("EXISTS bff:s:<key> = %v, %v; want 1", n, err)
 	}
 }

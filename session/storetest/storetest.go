@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) scs.CtxStore) {
 		{"Expiry", testExpiry},
 		{"Replace", ext(testReplace)},
 		{"Index", ext(testIndex)},
+		{"DeleteIndexed", ext(testDeleteIndexed)},
 		{"IndexExpiry", ext(testIndexExpiry)},
 		{"ReplayCache", ext(testReplayCache)},
 		{"LockExcludes", ext(testLockExcludes)},
@@ -178,6 +179,50 @@ func testExpiry(t *testing.T, s scs.CtxStore) {
 	time.Sleep(time.Until(exp) + 200*time.Millisecond)
 	if _, found, err := s.FindCtx(ctx, "short"); found || err != nil {
 		t.Errorf("FindCtx() after expiry = %v, %v; want false, nil", found, err)
+	}
+}
+
+// indexedDeleter is what testDeleteIndexed needs.
+type indexedDeleter interface {
+	scs.CtxStore
+	session.Index
+	session.IndexedDeleter
+}
+
+// testDeleteIndexed: the session and the named index entries go at once;
+// other sessions' entries under the same values stay.
+func testDeleteIndexed(t *testing.T, s indexedDeleter) {
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	for _, k := range []string{"gone", "kept"} {
+		if err := s.CommitCtx(ctx, k, []byte("v"), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.IndexAdd(ctx, "sub", "alice", k, exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.IndexAdd(ctx, "sid", "s-"+k, k, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := []session.IndexEntry{{Kind: "sub", Value: "alice"}, {Kind: "sid", Value: "s-gone"}, {Kind: "sid", Value: "never-added"}}
+	if err := s.DeleteIndexed(ctx, "gone", entries); err != nil {
+		t.Fatalf("DeleteIndexed() = %v", err)
+	}
+	if _, found, _ := s.FindCtx(ctx, "gone"); found {
+		t.Error("DeleteIndexed() left the session")
+	}
+	if got, _ := s.IndexLookup(ctx, "sub", "alice"); !slices.Equal(got, []string{"kept"}) {
+		t.Errorf("IndexLookup(sub, alice) after DeleteIndexed = %v, want [kept]", got)
+	}
+	if got, _ := s.IndexLookup(ctx, "sid", "s-gone"); len(got) != 0 {
+		t.Errorf("IndexLookup(sid, s-gone) after DeleteIndexed = %v, want none", got)
+	}
+	if got, _ := s.IndexLookup(ctx, "sid", "s-kept"); !slices.Equal(got, []string{"kept"}) {
+		t.Errorf("IndexLookup(sid, s-kept) = %v, want [kept]", got)
+	}
+	if err := s.DeleteIndexed(ctx, "gone", entries); err != nil {
+		t.Errorf("DeleteIndexed() of a deleted session = %v, want nil", err)
 	}
 }
 

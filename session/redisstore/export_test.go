@@ -1,0 +1,4 @@
+package redisstore
+
+// ClientOptionFor exposes clientOption to the tests.
+var ClientOptionFor = clientOption
