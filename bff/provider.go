@@ -37,7 +37,7 @@ func newProviderClient(cfg Config, publicURL string) (*oidcclient.Client, []stri
 	o := cfg.OIDC
 	pc := oidcclient.Config{
 		Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, AuthMethod: o.ClientAuth,
-		ClientKeyID: o.ClientKeyID, PAR: o.PAR, DPoP: o.DPoP, Profile: o.Profile,
+		ClientKeyID: o.ClientKeyID, PAR: o.PAR, DPoP: o.DPoP, Profile: o.Profile, Provider: o.Provider,
 		RedirectURL: strings.TrimSuffix(publicURL, "/") + "/bff/callback", AuthParams: o.AuthParams,
 		Timeout: o.Timeout, HTTPClient: cfg.HTTPClient,
 	}

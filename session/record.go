@@ -77,8 +77,13 @@ type Token struct {
 	AccessToken Secret `json:"at"`
 	// Type is "DPoP" for a DPoP-bound token, "" or "Bearer" otherwise.
 	// Issue 15: keep it in any encoding of the record.
-	Type   string    `json:"tt,omitempty"`
-	Expiry time.Time `json:"exp"`
+	Type string `json:"tt,omitempty"`
+	// Refused, when set, says why the provider's last token for this API
+	// was not kept ("audience" or "scope": it did not carry what the route
+	// asked for); AccessToken is then empty, and calls are refused until
+	// RefreshAt rather than asking the provider again on each one.
+	Refused string    `json:"rf,omitempty"`
+	Expiry  time.Time `json:"exp"`
 	// RefreshAt is when the token is due for renewal, before Expiry.
 	RefreshAt time.Time `json:"ra"`
 }
