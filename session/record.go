@@ -46,7 +46,12 @@ type Record struct {
 	// to DPoPKey, "" or "Bearer" otherwise. Issue 15: keep it in any
 	// encoding of the record.
 	AccessTokenType string `json:"att,omitempty"`
-	RefreshToken    Secret `json:"rt,omitempty"`
+	// AccessRefused, when set, says why AccessToken must not be sent to
+	// an API: "audience" when it lacks the audience the sign-in asked for
+	// (a provider's silent fallback to a default audience). Set whenever
+	// AccessToken is.
+	AccessRefused string `json:"atf,omitempty"`
+	RefreshToken  Secret `json:"rt,omitempty"`
 	// DPoPKey is the session's DPoP private key (32 bytes of a P-256
 	// scalar, base64url), created at sign-in: the tokens of a session
 	// with one are bound to it, and every instance signs the proofs with

@@ -167,13 +167,12 @@ func New(cfg Config) (*Manager, error) {
 
 func specFor(rt *proxy.Route, accept []string, signInAudience string) spec {
 	s := spec{exchange: rt.Exchange, req: oidcclient.TokenRequest{Audience: rt.Audience, Resource: rt.Resource, Scopes: rt.Scopes, Accept: accept},
-		usedUp: new(atomic.Bool), warned: new(atomic.Bool)}
+		usedUp: new(atomic.Bool)}
 	s.want = s.req
 	if rt.Resource == "" && len(rt.Scopes) == 0 && (rt.Audience == "" || rt.Audience == signInAudience) {
 		s.signIn = true
 		s.req = oidcclient.TokenRequest{}
-		s.want = oidcclient.TokenRequest{Audience: signInAudience, Accept: accept}
-		s.checkIn = signInAudience != ""
+		s.want = oidcclient.TokenRequest{}
 		return s
 	}
 	scopes := slices.Clone(rt.Scopes)
@@ -237,30 +236,36 @@ func (m *Manager) credential(rec *session.Record, tok token) (proxy.Credential, 
 
 // checked is credential for a token that may be sent: not one the
 // provider issued without what the route asked for (refused when it was
-// renewed, until it is due again), and, for a sign-in token whose
-// audience was asked for at sign-in, one that carries it: the provider
-// may have answered the sign-in with another audience (Auth0's default
-// audience). That one is checked on each call, because the token came
-// from the callback as well as from renewals; reading it costs about a
-// microsecond, and only routes of such a sign-in pay it.
+// renewed, until it is due again), nor, on a route taking the sign-in
+// token, a sign-in token without the audience the sign-in asked for
+// (SignInRefusal, worked out once when the token was stored).
 func (m *Manager) checked(rec *session.Record, sp *spec, tok token) (proxy.Credential, error) {
 	switch {
 	case tok.refused == refusedAudience:
 		return proxy.Credential{}, fmt.Errorf("%w (refused when it was issued)", oidcclient.ErrAudienceMismatch)
 	case tok.refused != "":
 		return proxy.Credential{}, fmt.Errorf("%w (refused when it was issued)", oidcclient.ErrScopeMismatch)
-	case sp.checkIn:
-		if err := m.cfg.Provider.CheckToken(tok.value, sp.want); err != nil {
-			level := slog.LevelDebug
-			if sp.warned.CompareAndSwap(false, true) {
-				level = slog.LevelWarn
-			}
-			m.cfg.Logger.Log(context.Background(), level, "tokens: the sign-in access token does not carry the audience the sign-in asked for (oidc.auth_params.audience); not sent",
-				"route", sp.prefix, "cause", err.Error())
-			return proxy.Credential{}, err
-		}
 	}
 	return m.credential(rec, tok)
+}
+
+// SignInRefusal is what session.Record.AccessRefused says of a sign-in
+// access token: "audience" when the sign-in asked for an audience
+// (SignInAudience) and the token, a JWT, does not carry it, which Auth0
+// does silently when the audience is not one of its APIs, else "". The
+// callback and renewals store it with the token, so that calls do not
+// read the token again (about 8 µs each).
+func (m *Manager) SignInRefusal(accessToken string) string {
+	if m.cfg.SignInAudience == "" {
+		return ""
+	}
+	err := m.cfg.Provider.CheckToken(accessToken, oidcclient.TokenRequest{Audience: m.cfg.SignInAudience})
+	if err == nil {
+		return ""
+	}
+	m.cfg.Logger.Warn("tokens: the sign-in access token does not carry the audience the sign-in asked for (oidc.auth_params.audience); routes using it are refused",
+		"cause", err.Error())
+	return refusedAudience
 }
 
 // Values of session.Token.Refused.
@@ -296,7 +301,7 @@ type token struct{ value, typ, refused string }
 // freshToken is the session's token for sp, if it is not due yet.
 func freshToken(rec *session.Record, sp *spec, now time.Time) (token, bool) {
 	if sp.signIn {
-		return token{value: string(rec.AccessToken), typ: rec.AccessTokenType}, rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
+		return token{value: string(rec.AccessToken), typ: rec.AccessTokenType, refused: rec.AccessRefused}, rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
 	}
 	t, ok := rec.Tokens[sp.key]
 	return token{string(t.AccessToken), t.Type, t.Refused}, ok && now.Before(t.RefreshAt)

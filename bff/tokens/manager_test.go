@@ -104,16 +104,13 @@ func TestSpecKeys(t *testing.T) {
 	if a.key != b.key || a.key == c.key || a.signIn {
 		t.Errorf("keys %q %q %q: want the first two equal, the third different, none empty", a.key, b.key, c.key)
 	}
-	if s := specFor(&proxy.Route{}, nil, ""); !s.signIn || s.checkIn {
-		t.Errorf("a route without audience, resource or scopes: %+v, want the sign-in token, unchecked", s)
+	if s := specFor(&proxy.Route{}, nil, ""); !s.signIn {
+		t.Errorf("a route without audience, resource or scopes: %+v, want the sign-in token", s)
 	}
 	// With a sign-in audience (Auth0), a route asking for just it takes the
-	// sign-in token, checked; one asking for another audience does not.
-	if s := specFor(&proxy.Route{Audience: "orders"}, nil, "orders"); !s.signIn || !s.checkIn || s.want.Audience != "orders" || s.req.Audience != "" {
-		t.Errorf("route for the sign-in audience: %+v, want the sign-in token checked for it", s)
-	}
-	if s := specFor(&proxy.Route{}, nil, "orders"); !s.signIn || !s.checkIn {
-		t.Errorf("route without audience, sign-in audience set: %+v, want the sign-in token checked", s)
+	// sign-in token; one asking for another audience does not.
+	if s := specFor(&proxy.Route{Audience: "orders"}, nil, "orders"); !s.signIn || s.req.Audience != "" {
+		t.Errorf("route for the sign-in audience: %+v, want the sign-in token", s)
 	}
 	if s := specFor(&proxy.Route{Audience: "billing"}, nil, "orders"); s.signIn || s.want.Audience != "billing" {
 		t.Errorf("route for another audience: %+v, want its own token", s)

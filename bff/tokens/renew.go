@@ -167,6 +167,7 @@ func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spe
 	}
 	rec.AccessToken = session.Secret(t.AccessToken)
 	rec.AccessTokenType = t.TokenType
+	rec.AccessRefused = m.SignInRefusal(t.AccessToken)
 	rec.AccessExpiry = t.Expiry
 	rec.AccessRefreshAt = m.RefreshAt(time.Now(), t.Expiry)
 	if t.IDToken != "" {
