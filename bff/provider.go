@@ -152,7 +152,7 @@ func (s *Server) logFeatures(ctx context.Context) {
 		return "off"
 	}
 	o := s.cfg.OIDC
-	s.log.Info("provider client", "client_auth", f.ClientAuth, "mtls_endpoint_aliases", f.MTLS,
+	s.log.Info("provider client", "preset", o.Provider, "client_auth", f.ClientAuth, "mtls_endpoint_aliases", f.MTLS,
 		"par", onOff(f.PAR)+" ("+o.PAR+")", "dpop", onOff(f.DPoP)+" ("+o.DPoP+")", "profile", o.Profile)
 }
 
