@@ -37,8 +37,10 @@ func (c *Config) applyProvider() {
 	switch o.Provider {
 	case ProviderAuth0:
 		// Auth0's issuer is its domain with a trailing slash; discovery
-		// answers with it and go-oidc compares exactly.
-		if o.Issuer != "" && !strings.HasSuffix(o.Issuer, "/") {
+		// answers with it and go-oidc compares exactly. Only Auth0's own
+		// domains are known to be Auth0's (a custom domain is too, but
+		// cannot be told apart from any other issuer).
+		if u, err := url.Parse(o.Issuer); err == nil && strings.HasSuffix(u.Hostname(), ".auth0.com") && u.Path == "" {
 			o.Issuer += "/"
 		}
 		// Auth0 reads one audience at sign-in, and without one silently

@@ -31,16 +31,24 @@ func TestProviderDefaults(t *testing.T) {
 				t.Errorf("generic: %+v", c.OIDC)
 			}
 		}},
-		{"auth0 asks for the first signed-in route's audience, with the issuer's slash", withProvider(ProviderAuth0,
-			APIConfig{Prefix: "/api/anon/", Upstream: "http://x", Audience: "https://client.example.com", Token: "client"}, orders, billing),
-			func(t *testing.T, c Config) {
-				if got := c.OIDC.AuthParams["audience"]; got != orders.Audience {
-					t.Errorf("auth_params.audience = %q, want %q", got, orders.Audience)
-				}
-				if c.OIDC.Issuer != "https://idp.example.com/" {
-					t.Errorf("issuer = %q, want a trailing slash", c.OIDC.Issuer)
-				}
-			}},
+		{"auth0 asks for the first signed-in route's audience, with the issuer's slash", func() Config {
+			c := withProvider(ProviderAuth0,
+				APIConfig{Prefix: "/api/anon/", Upstream: "http://x", Audience: "https://client.example.com", Token: "client"}, orders, billing)
+			c.OIDC.Issuer = "https://tenant.eu.auth0.com"
+			return c
+		}(), func(t *testing.T, c Config) {
+			if got := c.OIDC.AuthParams["audience"]; got != orders.Audience {
+				t.Errorf("auth_params.audience = %q, want %q", got, orders.Audience)
+			}
+			if c.OIDC.Issuer != "https://tenant.eu.auth0.com/" {
+				t.Errorf("issuer = %q, want a trailing slash", c.OIDC.Issuer)
+			}
+		}},
+		{"auth0 leaves another domain's issuer alone", withProvider(ProviderAuth0, orders), func(t *testing.T, c Config) {
+			if c.OIDC.Issuer != "https://idp.example.com" {
+				t.Errorf("issuer = %q", c.OIDC.Issuer)
+			}
+		}},
 		{"auth0 keeps an audience set by hand", func() Config {
 			c := withProvider(ProviderAuth0, orders)
 			c.OIDC.AuthParams = map[string]string{"audience": "https://own.example.com"}
