@@ -240,7 +240,7 @@ func New(cfg Config) (*Provider, error) {
 		CodeMethodS256:                    true,
 		AuthMethodPost:                    true,
 		GrantTypeRefreshToken:             true,
-		SupportedScopes:                   append(slices.Clone(op.DefaultSupportedScopes), cfg.APIScopes...),
+		SupportedScopes:                   append(slices.Clone(op.DefaultSupportedScopes), store.apiScopes...),
 		BackChannelLogoutSupported:        store.like.backChannelLogout(),
 		BackChannelLogoutSessionSupported: store.like.backChannelLogout(),
 	}
