@@ -139,7 +139,9 @@ type Config struct {
 	// refresh_token grant (even if not granted at sign-in), on
 	// client_credentials and on token exchange. Others are refused with
 	// invalid_scope (refresh, client_credentials, token exchange) or dropped
-	// (authorize).
+	// (authorize). With Like "entra" they are Entra resource scopes
+	// "<resource>/<permission>", and "<resource>/.default" is added for each
+	// resource listed.
 	APIScopes []string
 	// AccessTokenLifetime defaults to 5 minutes.
 	AccessTokenLifetime time.Duration

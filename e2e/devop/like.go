@@ -225,6 +225,9 @@ func (l like) checkToken(form url.Values) (code, desc string) {
 // the resource's listed permissions; google drops the offline_access
 // marker (see authorizeScopes).
 func (l like) granted(scopes []string) []string {
+	if l.mode != LikeEntra && l.mode != LikeGoogle {
+		return slices.Clone(scopes)
+	}
 	var out []string
 	add := func(sc string) {
 		if !slices.Contains(out, sc) {
