@@ -192,9 +192,6 @@ func (v *validator) provider(c Config) {
 			}
 		}
 	case ProviderGoogle:
-		if strings.TrimSuffix(o.Issuer, "/") != GoogleIssuer {
-			v.add("oidc.issuer", "Google's issuer is %s", GoogleIssuer)
-		}
 		if slices.Contains(o.Scopes, "offline_access") {
 			v.add("oidc.scopes", "Google refuses offline_access (invalid_scope); the preset asks for a refresh token with access_type=offline and prompt=consent")
 		}
@@ -226,7 +223,10 @@ func (c Config) providerWarnings() []string {
 			w = append(w, "oidc.issuer has no /realms/<realm> path: Keycloak's issuer is https://<host>/realms/<realm> (before Keycloak 17: /auth/realms/<realm>)")
 		}
 	}
-	if o.Provider == ProviderKeycloak || o.Provider == ProviderOkta {
+	if o.Provider == ProviderGoogle && strings.TrimSuffix(o.Issuer, "/") != GoogleIssuer {
+		w = append(w, "oidc.issuer is not Google's ("+GoogleIssuer+") while oidc.provider is google")
+	}
+		if o.Provider == ProviderKeycloak || o.Provider == ProviderOkta {
 		for i, a := range c.APIs {
 			if a.Audience != "" && a.Exchange == "refresh" {
 				w = append(w, fmt.Sprintf("apis[%d].exchange is refresh: %s's refresh grant ignores audience, so the token will be refused as token_audience_mismatch; use token-exchange", i, o.Provider))

@@ -172,7 +172,6 @@ func TestProviderProblems(t *testing.T) {
 		{"entra token exchange", withProvider(ProviderEntra, APIConfig{Prefix: "/a/", Upstream: "http://x", Audience: "api://a", Exchange: "token-exchange"}),
 			"apis[0].exchange", "on-behalf-of"},
 		{"keycloak resource", withProvider(ProviderKeycloak, res), "apis[0].resource", "Keycloak does not read resource"},
-		{"google other issuer", withProvider(ProviderGoogle, APIConfig{Prefix: "/g/", Upstream: "http://x"}), "oidc.issuer", "https://accounts.google.com"},
 		{"google offline_access", func() Config {
 			c := withProvider(ProviderGoogle, APIConfig{Prefix: "/g/", Upstream: "http://x"})
 			c.OIDC.Issuer, c.OIDC.Scopes = GoogleIssuer, []string{"openid", "offline_access"}
@@ -218,6 +217,7 @@ func TestProvidersValid(t *testing.T) {
 			c.OIDC.Issuer = GoogleIssuer
 			return c
 		}(), ""},
+		{withProvider(ProviderGoogle, APIConfig{Prefix: "/g/", Upstream: "http://orders.internal"}), "is not Google's"},
 	} {
 		t.Run(tc.cfg.OIDC.Provider, func(t *testing.T) {
 			if err := tc.cfg.Validate(); err != nil {
