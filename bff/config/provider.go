@@ -226,7 +226,7 @@ func (c Config) providerWarnings() []string {
 	if o.Provider == ProviderGoogle && strings.TrimSuffix(o.Issuer, "/") != GoogleIssuer {
 		w = append(w, "oidc.issuer is not Google's ("+GoogleIssuer+") while oidc.provider is google")
 	}
-		if o.Provider == ProviderKeycloak || o.Provider == ProviderOkta {
+	if o.Provider == ProviderKeycloak || o.Provider == ProviderOkta {
 		for i, a := range c.APIs {
 			if a.Audience != "" && a.Exchange == "refresh" {
 				w = append(w, fmt.Sprintf("apis[%d].exchange is refresh: %s's refresh grant ignores audience, so the token will be refused as token_audience_mismatch; use token-exchange", i, o.Provider))
