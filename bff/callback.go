@@ -191,6 +191,7 @@ func (s *Server) exchangeCode(ctx context.Context, code string, flow loginFlow) 
 		IDToken:         session.Secret(id.IDToken),
 		AccessToken:     session.Secret(id.AccessToken),
 		AccessTokenType: id.TokenType,
+		AccessRefused:   s.tokens.SignInRefusal(id.AccessToken),
 		AccessExpiry:    id.Expiry,
 		// Without it the sign-in token would count as due at once.
 		AccessRefreshAt: s.tokens.RefreshAt(time.Now(), id.Expiry),

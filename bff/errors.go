@@ -174,6 +174,9 @@ func httpError(err error) *HTTPError {
 	case errors.Is(err, oidcclient.ErrAudienceMismatch):
 		return errorf(http.StatusForbidden, "token_audience_mismatch",
 			"The identity provider's access token for this API is meant for another audience, so it was not sent.", err)
+	case errors.Is(err, oidcclient.ErrScopeMismatch):
+		return errorf(http.StatusForbidden, "token_scope_mismatch",
+			"The identity provider's access token for this API lacks a scope the API needs, so it was not sent.", err)
 	case errors.As(err, &te), errors.Is(err, proxy.ErrEmptyToken):
 		return errorf(http.StatusBadGateway, "token_unavailable", "An access token for this API could not be obtained.", err)
 	case errors.Is(err, oidcclient.ErrUnavailable):

@@ -29,7 +29,7 @@ var errFrontchannelOff = errorf(http.StatusNotFound, "not_found", "No such endpo
 const frontchannelPage = `<!doctype html><meta charset="utf-8"><title>Signed out</title><p>Signed out.</p>`
 
 func (s *Server) handleFrontchannelLogout(w http.ResponseWriter, r *http.Request) error {
-	if !s.cfg.OIDC.FrontchannelLogout {
+	if !s.cfg.OIDC.Frontchannel() {
 		return errFrontchannelOff
 	}
 	q := r.URL.Query()

@@ -29,7 +29,7 @@ func frontchannelGet(t *testing.T, env *harness.Env, method, bffURL, query strin
 // provider session on this instance and tells their streams; the page may
 // be framed by the issuer's origin only. Bad requests end nothing.
 func TestFrontchannelLogout(t *testing.T) {
-	r := newRig(t, harness.Options{Config: func(c *bff.Config) { c.OIDC.FrontchannelLogout = true }})
+	r := newRig(t, harness.Options{Config: func(c *bff.Config) { c.OIDC.FrontchannelLogout = new(true) }})
 	other := r.env.NewBrowser()
 	other.Login(t, r.url, harness.OtherName, harness.OtherPass)
 	sid, _ := r.b.User(t, r.url, http.StatusOK).Claims["sid"].(string)

@@ -37,7 +37,7 @@ func newProviderClient(cfg Config, publicURL string) (*oidcclient.Client, []stri
 	o := cfg.OIDC
 	pc := oidcclient.Config{
 		Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, AuthMethod: o.ClientAuth,
-		ClientKeyID: o.ClientKeyID, PAR: o.PAR, DPoP: o.DPoP, Profile: o.Profile,
+		ClientKeyID: o.ClientKeyID, PAR: o.PAR, DPoP: o.DPoP, Profile: o.Profile, Provider: o.Provider,
 		RedirectURL: strings.TrimSuffix(publicURL, "/") + "/bff/callback", AuthParams: o.AuthParams,
 		Timeout: o.Timeout, HTTPClient: cfg.HTTPClient,
 	}
@@ -152,7 +152,7 @@ func (s *Server) logFeatures(ctx context.Context) {
 		return "off"
 	}
 	o := s.cfg.OIDC
-	s.log.Info("provider client", "client_auth", f.ClientAuth, "mtls_endpoint_aliases", f.MTLS,
+	s.log.Info("provider client", "preset", o.Provider, "client_auth", f.ClientAuth, "mtls_endpoint_aliases", f.MTLS,
 		"par", onOff(f.PAR)+" ("+o.PAR+")", "dpop", onOff(f.DPoP)+" ("+o.DPoP+")", "profile", o.Profile)
 }
 

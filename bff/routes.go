@@ -19,8 +19,9 @@ import (
 func (s *Server) buildHandler() error {
 	routes := make([]proxy.Route, len(s.cfg.APIs))
 	atSignIn := make([]bool, len(s.cfg.APIs))
+	accept := make([][]string, len(s.cfg.APIs))
 	for i, a := range s.cfg.APIs {
-		atSignIn[i] = a.SignIn()
+		atSignIn[i], accept[i] = a.SignIn(), a.TokenAudiences
 		routes[i] = proxy.Route{
 			Prefix: a.Prefix, Upstream: a.Upstream, StripPrefix: a.StripPrefix, Methods: a.Methods,
 			Timeout: a.Timeout, Token: a.Token, Audience: a.Audience, Resource: a.Resource,
@@ -32,8 +33,9 @@ func (s *Server) buildHandler() error {
 		return &config.Error{Key: "apis", Problem: err.Error()}
 	}
 	s.tokens, err = tokens.New(tokens.Config{
-		Sessions: s.sessions, Provider: s.provider, Routes: routes, AtSignIn: atSignIn, Logger: s.log,
-		RefreshSkew: s.cfg.OIDC.RefreshSkew, Timeout: s.cfg.OIDC.Timeout,
+		Sessions: s.sessions, Provider: s.provider, Routes: routes, AtSignIn: atSignIn, Accept: accept, Logger: s.log,
+		SignInAudience: s.cfg.OIDC.AuthParams["audience"],
+		RefreshSkew:    s.cfg.OIDC.RefreshSkew, Timeout: s.cfg.OIDC.Timeout,
 		Refreshed:  func(result string) { s.metrics.refreshes.WithLabelValues(result).Inc() },
 		Ended:      func(reason string) { s.metrics.sessionsEnded.WithLabelValues(reason).Inc() },
 		Revoke:     s.revokeToken,

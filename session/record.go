@@ -46,7 +46,12 @@ type Record struct {
 	// to DPoPKey, "" or "Bearer" otherwise. Issue 15: keep it in any
 	// encoding of the record.
 	AccessTokenType string `json:"att,omitempty"`
-	RefreshToken    Secret `json:"rt,omitempty"`
+	// AccessRefused, when set, says why AccessToken must not be sent to
+	// an API: "audience" when it lacks the audience the sign-in asked for
+	// (a provider's silent fallback to a default audience). Set whenever
+	// AccessToken is.
+	AccessRefused string `json:"atf,omitempty"`
+	RefreshToken  Secret `json:"rt,omitempty"`
 	// DPoPKey is the session's DPoP private key (32 bytes of a P-256
 	// scalar, base64url), created at sign-in: the tokens of a session
 	// with one are bound to it, and every instance signs the proofs with
@@ -77,8 +82,13 @@ type Token struct {
 	AccessToken Secret `json:"at"`
 	// Type is "DPoP" for a DPoP-bound token, "" or "Bearer" otherwise.
 	// Issue 15: keep it in any encoding of the record.
-	Type   string    `json:"tt,omitempty"`
-	Expiry time.Time `json:"exp"`
+	Type string `json:"tt,omitempty"`
+	// Refused, when set, says why the provider's last token for this API
+	// was not kept ("audience" or "scope": it did not carry what the route
+	// asked for); AccessToken is then empty, and calls are refused until
+	// RefreshAt rather than asking the provider again on each one.
+	Refused string    `json:"rf,omitempty"`
+	Expiry  time.Time `json:"exp"`
 	// RefreshAt is when the token is due for renewal, before Expiry.
 	RefreshAt time.Time `json:"ra"`
 }

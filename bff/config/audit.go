@@ -37,14 +37,16 @@ func (c Config) Audit() []string {
 			}
 		}
 	}
-	if !slices.Contains(c.OIDC.Scopes, "offline_access") {
+	w = append(w, c.providerWarnings()...)
+	if !slices.Contains(c.OIDC.Scopes, "offline_access") && c.OIDC.Provider != ProviderGoogle {
 		w = append(w, "oidc.scopes lacks offline_access: without a refresh token, sessions end when the access token expires")
 	}
 	if u, err := url.Parse(c.OIDC.Issuer); err == nil && u.Scheme == "http" && c.OIDC.ClientAuth == "client_secret_post" {
 		w = append(w, "oidc.client_auth is client_secret_post while oidc.issuer is plain http: the client secret is sent unencrypted; use https")
 	}
 	for i, a := range c.APIs {
-		if !a.SignIn() && (a.Resource != "" || len(a.Scopes) > 0) {
+		// Entra ID's preset turns it off on purpose (one API per request).
+		if !a.SignIn() && (a.Resource != "" || len(a.Scopes) > 0) && c.OIDC.Provider != ProviderEntra {
 			w = append(w, fmt.Sprintf("apis[%d].at_sign_in is false: its resource and scopes are not requested at sign-in, so a strict RFC 8707 provider refuses its token (invalid_target, invalid_scope); some rotate the refresh token while refusing", i))
 		}
 	}

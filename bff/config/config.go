@@ -43,6 +43,12 @@ type OIDCConfig struct {
 	// Issuer is the provider's issuer URL; discovery is fetched from
 	// Issuer + "/.well-known/openid-configuration". Required.
 	Issuer string `yaml:"issuer"`
+	// Provider is the provider preset: "generic" (default), "entra",
+	// "okta", "auth0", "keycloak" or "google". A preset sets that
+	// provider's known quirks as defaults and refuses settings the
+	// provider cannot honour; see provider.go and the README's provider
+	// sections.
+	Provider string `yaml:"provider"`
 	// ClientID is this BFF's client ID at the provider. Required.
 	ClientID string `yaml:"client_id"`
 	// ClientSecret is the client secret. Required (or ClientSecretFile)
@@ -100,8 +106,9 @@ type OIDCConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// FrontchannelLogout serves GET /bff/frontchannel-logout (OpenID
 	// Connect Front-Channel Logout 1.0), for providers that offer no
-	// back-channel logout. Default false: the endpoint answers 404.
-	FrontchannelLogout bool `yaml:"frontchannel_logout"`
+	// back-channel logout. Default false (true with provider entra, whose
+	// only provider-initiated logout it is): the endpoint answers 404.
+	FrontchannelLogout *bool `yaml:"frontchannel_logout"`
 }
 
 // SessionConfig describes the server-side session and its store.
@@ -192,8 +199,16 @@ type APIConfig struct {
 	// true; false for providers that refuse unknown scopes or resources
 	// up front and grant them later.
 	AtSignIn *bool `yaml:"at_sign_in"`
-	// Scopes asked for this API's token. Default none.
+	// Scopes asked for this API's token. Default none (with provider
+	// entra: "<audience>/.default"; a scope without "/" gets the audience
+	// as its prefix).
 	Scopes []string `yaml:"scopes"`
+	// TokenAudiences lists the aud values this API's tokens may carry,
+	// when that is not the route's resource or audience (an Entra ID API
+	// with a custom App ID URI receives v2 tokens whose aud is its
+	// application ID). Only checked, never sent. Default none: the
+	// resource or audience.
+	TokenAudiences []string `yaml:"token_audiences"`
 	// Exchange is how an audience token is obtained: "refresh" (default;
 	// refresh-token grant with audience/resource/scope) or "token-exchange"
 	// (RFC 8693).
@@ -248,8 +263,14 @@ type SPAConfig struct {
 }
 
 // SignIn reports whether the route's resource and scopes are requested at
-// sign-in (AtSignIn, default true).
+// sign-in (AtSignIn, default true; false with provider entra, which
+// SetDefaults fills in).
 func (a APIConfig) SignIn() bool { return a.AtSignIn == nil || *a.AtSignIn }
+
+// Frontchannel reports whether GET /bff/frontchannel-logout is served
+// (FrontchannelLogout, default false; true with provider entra, which
+// SetDefaults fills in).
+func (o OIDCConfig) Frontchannel() bool { return o.FrontchannelLogout != nil && *o.FrontchannelLogout }
 
 // LogConfig describes logging.
 type LogConfig struct {

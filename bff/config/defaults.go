@@ -26,6 +26,7 @@ func (c *Config) SetDefaults() {
 		}
 	}
 	setString(&c.Listen, "127.0.0.1:8080")
+	c.applyProvider()
 
 	o := &c.OIDC
 	switch {

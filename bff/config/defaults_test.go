@@ -14,6 +14,7 @@ func TestSetDefaults(t *testing.T) {
 	want := Config{
 		Listen: "127.0.0.1:8080",
 		OIDC: OIDCConfig{
+			Provider:                "generic",
 			Scopes:                  []string{"openid", "profile", "email", "offline_access"},
 			ClientAuth:              "client_secret_basic",
 			TokenEndpointAuthMethod: "client_secret_basic",

@@ -23,6 +23,7 @@ func (c Config) Validate() error {
 	v := &validator{}
 	v.top(c)
 	v.oidc(c.OIDC)
+	v.provider(c)
 	v.session(c.Session)
 	v.apis(c.APIs)
 	v.rest(c)
@@ -312,6 +313,7 @@ func (v *validator) apis(apis []APIConfig) {
 			}
 		}
 		v.scopes(key("scopes"), a.Scopes)
+		v.scopes(key("token_audiences"), a.TokenAudiences)
 		for j, m := range a.Methods {
 			if !isToken(m) {
 				v.add(fmt.Sprintf("apis[%d].methods[%d]", i, j), "must be an HTTP method such as GET")

@@ -51,6 +51,11 @@ type Config struct {
 	// Profile is "" or ProfileFAPI2: discovery must then also offer the
 	// RFC 9207 iss parameter, PKCE S256 and AuthMethod.
 	Profile string
+	// Provider is the provider preset: ProviderGeneric (default, "") or
+	// one whose quirks the client knows. Only ProviderEntra changes what
+	// the client sends (see [TokenRequest]) and how [Client.CheckToken]
+	// reads tokens; the other presets shape the configuration only.
+	Provider string
 	// RedirectURL is the callback registered at the provider. Required.
 	RedirectURL string
 	// Scopes requested at sign-in; "openid" is added when missing.
@@ -84,6 +89,13 @@ const (
 
 // ProfileFAPI2 is the FAPI 2.0 Security Profile of [Config.Profile].
 const ProfileFAPI2 = "fapi2"
+
+// Provider presets of [Config.Provider] that change the client's requests
+// or token checks.
+const (
+	ProviderGeneric = ""
+	ProviderEntra   = "entra"
+)
 
 // ErrUnavailable means the provider could not be asked: discovery failed,
 // the provider did not answer, or it answered with a server error. It is

@@ -8,12 +8,12 @@
 // secret, private_key_jwt, mutual TLS) used by every request to the token,
 // PAR, revocation and introspection endpoints; DPoP (RFC 9449) keys and
 // proofs are another (dpop.go), as is the check that an API's token names
-// that API in its aud ([CheckAudience]).
+// that API in its aud and the scopes asked for ([Client.CheckToken]).
 //
 // It is built on go-oidc (discovery, ID tokens), x/oauth2 (authorization
 // URL, PKCE, token requests) and go-jose. It knows nothing of HTTP
 // handlers, cookies or session stores, and must not import the bff,
 // session or proxy packages: callers hand it strings and get typed
 // results and errors ([ErrInvalidGrant], [ErrUnavailable], [*TokenError],
-// [*ConfigError], [ErrAudienceMismatch]).
+// [*ConfigError], [ErrAudienceMismatch], [ErrScopeMismatch]).
 package oidcclient

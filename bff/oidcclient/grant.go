@@ -17,11 +17,18 @@ const (
 
 // TokenRequest says which access token to ask for: an audience (Hydra,
 // Auth0 and Keycloak read "audience"), an RFC 8707 resource indicator and
-// scopes. The zero value asks for the client's default token.
+// scopes. The zero value asks for the client's default token. With
+// ProviderEntra the audience is not sent: Entra ID's v2 endpoint names
+// the API in the scopes (<App ID URI>/.default) and refuses resource.
 type TokenRequest struct {
 	Audience string
 	Resource string
 	Scopes   []string
+	// Accept lists the aud values a token for this request may carry,
+	// when they are not its Resource or Audience (an Entra ID API with a
+	// custom App ID URI gets v2 tokens whose aud is its application ID).
+	// It is only checked ([Client.CheckToken]), never sent.
+	Accept []string
 	// DPoP, when set, proves possession of the session's key with the
 	// request, so the provider binds the new token to it (RFC 9449).
 	DPoP *DPoPKey
@@ -33,8 +40,8 @@ func (r TokenRequest) attrs() []attribute.KeyValue {
 	return []attribute.KeyValue{attribute.String("oauth.audience", r.Audience), attribute.String("oauth.resource", r.Resource)}
 }
 
-func (r TokenRequest) set(params url.Values) {
-	if r.Audience != "" {
+func (r TokenRequest) set(params url.Values, provider string) {
+	if r.Audience != "" && provider != ProviderEntra {
 		params.Set("audience", r.Audience)
 	}
 	if r.Resource != "" {
@@ -80,7 +87,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, req TokenRequ
 		return nil, err
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	req.set(form)
+	req.set(form, c.cfg.Provider)
 	t, err := c.token(ctx, m, form, req.DPoP)
 	if err != nil {
 		return nil, err
@@ -112,7 +119,7 @@ func (c *Client) TokenExchange(ctx context.Context, subjectToken string, req Tok
 		"subject_token_type":   {TokenTypeAccessToken},
 		"requested_token_type": {TokenTypeAccessToken},
 	}
-	req.set(form)
+	req.set(form, c.cfg.Provider)
 	t, err := c.token(ctx, m, form, req.DPoP)
 	if err != nil {
 		return nil, err
@@ -131,7 +138,7 @@ func (c *Client) ClientCredentials(ctx context.Context, req TokenRequest) (_ *To
 	}
 	form := url.Values{"grant_type": {"client_credentials"}}
 	req.DPoP = nil
-	req.set(form)
+	req.set(form, c.cfg.Provider)
 	t, err := c.token(ctx, m, form, nil)
 	if err != nil {
 		return nil, err

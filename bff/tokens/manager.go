@@ -58,6 +58,16 @@ type Config struct {
 	// AtSignIn says, by route index, whether the route's resource is in
 	// every sign-in request (apis[].at_sign_in); missing entries are true.
 	AtSignIn []bool
+	// Accept lists, by route index, the aud values the route's tokens may
+	// carry when they are not its resource or audience
+	// (apis[].token_audiences); missing entries are none.
+	Accept [][]string
+	// SignInAudience is the audience the sign-in request asks for
+	// (oidc.auth_params.audience), "" for none. The sign-in access token
+	// must carry it: a provider that falls back to a default audience
+	// (Auth0) is caught before that token reaches an API. A route asking
+	// for just this audience takes the sign-in token.
+	SignInAudience string
 	// RefreshSkew renews a token this long before it expires (at most half
 	// its life). Default 60s.
 	RefreshSkew time.Duration
@@ -106,7 +116,13 @@ type spec struct {
 	key      string
 	exchange string
 	req      oidcclient.TokenRequest
-	prefix   string // the route's, for log lines
+	// want is what its token must carry (oidcclient.Client.CheckToken):
+	// req, or for a sign-in route the sign-in request's audience; the
+	// zero value is nothing, unchecked.
+	want    oidcclient.TokenRequest
+	checkIn bool         // a sign-in route whose token is checked against want
+	warned  *atomic.Bool // its sign-in token's mismatch was logged at WARN
+	prefix  string       // the route's, for log lines
 	// atSignIn: the route's resource is asked for at sign-in.
 	atSignIn bool
 	// usedUp is set once a refusal of this route's token used up a
@@ -138,18 +154,25 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, specs: make([]spec, len(cfg.Routes))}
 	for i, rt := range cfg.Routes {
-		m.specs[i] = specFor(&rt)
+		var accept []string
+		if i < len(cfg.Accept) {
+			accept = cfg.Accept[i]
+		}
+		m.specs[i] = specFor(&rt, accept, cfg.SignInAudience)
 		m.specs[i].prefix = rt.Prefix
 		m.specs[i].atSignIn = i >= len(cfg.AtSignIn) || cfg.AtSignIn[i]
 	}
 	return m, nil
 }
 
-func specFor(rt *proxy.Route) spec {
-	s := spec{exchange: rt.Exchange, req: oidcclient.TokenRequest{Audience: rt.Audience, Resource: rt.Resource, Scopes: rt.Scopes},
+func specFor(rt *proxy.Route, accept []string, signInAudience string) spec {
+	s := spec{exchange: rt.Exchange, req: oidcclient.TokenRequest{Audience: rt.Audience, Resource: rt.Resource, Scopes: rt.Scopes, Accept: accept},
 		usedUp: new(atomic.Bool)}
-	if rt.Audience == "" && rt.Resource == "" && len(rt.Scopes) == 0 {
+	s.want = s.req
+	if rt.Resource == "" && len(rt.Scopes) == 0 && (rt.Audience == "" || rt.Audience == signInAudience) {
 		s.signIn = true
+		s.req = oidcclient.TokenRequest{}
+		s.want = oidcclient.TokenRequest{}
 		return s
 	}
 	scopes := slices.Clone(rt.Scopes)
@@ -193,7 +216,7 @@ func (m *Manager) Token(r *http.Request, route *proxy.Route) (proxy.Credential, 
 		return proxy.Credential{}, err
 	}
 	if tok, ok := freshToken(rec, sp, time.Now()); ok {
-		return m.credential(rec, tok)
+		return m.checked(rec, sp, tok)
 	}
 	return m.renew(r.Context(), key, sp)
 }
@@ -210,6 +233,46 @@ func (m *Manager) credential(rec *session.Record, tok token) (proxy.Credential, 
 	}
 	return proxy.Credential{Token: tok.value, Proof: k}, nil
 }
+
+// checked is credential for a token that may be sent: not one the
+// provider issued without what the route asked for (refused when it was
+// renewed, until it is due again), nor, on a route taking the sign-in
+// token, a sign-in token without the audience the sign-in asked for
+// (SignInRefusal, worked out once when the token was stored).
+func (m *Manager) checked(rec *session.Record, sp *spec, tok token) (proxy.Credential, error) {
+	switch {
+	case tok.refused == refusedAudience:
+		return proxy.Credential{}, fmt.Errorf("%w (refused when it was issued)", oidcclient.ErrAudienceMismatch)
+	case tok.refused != "":
+		return proxy.Credential{}, fmt.Errorf("%w (refused when it was issued)", oidcclient.ErrScopeMismatch)
+	}
+	return m.credential(rec, tok)
+}
+
+// SignInRefusal is what session.Record.AccessRefused says of a sign-in
+// access token: "audience" when the sign-in asked for an audience
+// (SignInAudience) and the token, a JWT, does not carry it, which Auth0
+// does silently when the audience is not one of its APIs, else "". The
+// callback and renewals store it with the token, so that calls do not
+// read the token again (about 8 µs each).
+func (m *Manager) SignInRefusal(accessToken string) string {
+	if m.cfg.SignInAudience == "" {
+		return ""
+	}
+	err := m.cfg.Provider.CheckToken(accessToken, oidcclient.TokenRequest{Audience: m.cfg.SignInAudience})
+	if err == nil {
+		return ""
+	}
+	m.cfg.Logger.Warn("tokens: the sign-in access token does not carry the audience the sign-in asked for (oidc.auth_params.audience); routes using it are refused",
+		"cause", err.Error())
+	return refusedAudience
+}
+
+// Values of session.Token.Refused.
+const (
+	refusedAudience = "audience"
+	refusedScope    = "scope"
+)
 
 // session loads the live session of the call r belongs to: a call begun
 // with session.Manager.BeginCall (by the middleware in front of the proxy)
@@ -231,14 +294,15 @@ func (m *Manager) session(r *http.Request) (string, *session.Record, error) {
 // signInSpec asks for the sign-in access token.
 var signInSpec = &spec{signIn: true}
 
-// token is an access token and its token_type.
-type token struct{ value, typ string }
+// token is an access token and its token_type, or why the provider's
+// token was refused (session.Token.Refused).
+type token struct{ value, typ, refused string }
 
 // freshToken is the session's token for sp, if it is not due yet.
 func freshToken(rec *session.Record, sp *spec, now time.Time) (token, bool) {
 	if sp.signIn {
-		return token{string(rec.AccessToken), rec.AccessTokenType}, rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
+		return token{value: string(rec.AccessToken), typ: rec.AccessTokenType, refused: rec.AccessRefused}, rec.AccessToken != "" && now.Before(rec.AccessRefreshAt)
 	}
 	t, ok := rec.Tokens[sp.key]
-	return token{string(t.AccessToken), t.Type}, ok && now.Before(t.RefreshAt)
+	return token{string(t.AccessToken), t.Type, t.Refused}, ok && now.Before(t.RefreshAt)
 }

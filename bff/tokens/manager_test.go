@@ -98,14 +98,22 @@ func TestTokenFromSession(t *testing.T) {
 // Routes asking for the same token share it in the session; the order of
 // their scopes does not matter, the exchange method does.
 func TestSpecKeys(t *testing.T) {
-	a := specFor(&proxy.Route{Audience: "x", Scopes: []string{"b", "a"}, Exchange: proxy.ExchangeRefresh})
-	b := specFor(&proxy.Route{Audience: "x", Scopes: []string{"a", "b"}, Exchange: proxy.ExchangeRefresh})
-	c := specFor(&proxy.Route{Audience: "x", Scopes: []string{"a", "b"}, Exchange: proxy.ExchangeTokenExchange})
+	a := specFor(&proxy.Route{Audience: "x", Scopes: []string{"b", "a"}, Exchange: proxy.ExchangeRefresh}, nil, "")
+	b := specFor(&proxy.Route{Audience: "x", Scopes: []string{"a", "b"}, Exchange: proxy.ExchangeRefresh}, nil, "")
+	c := specFor(&proxy.Route{Audience: "x", Scopes: []string{"a", "b"}, Exchange: proxy.ExchangeTokenExchange}, nil, "")
 	if a.key != b.key || a.key == c.key || a.signIn {
 		t.Errorf("keys %q %q %q: want the first two equal, the third different, none empty", a.key, b.key, c.key)
 	}
-	if s := specFor(&proxy.Route{}); !s.signIn {
+	if s := specFor(&proxy.Route{}, nil, ""); !s.signIn {
 		t.Errorf("a route without audience, resource or scopes: %+v, want the sign-in token", s)
+	}
+	// With a sign-in audience (Auth0), a route asking for just it takes the
+	// sign-in token; one asking for another audience does not.
+	if s := specFor(&proxy.Route{Audience: "orders"}, nil, "orders"); !s.signIn || s.req.Audience != "" {
+		t.Errorf("route for the sign-in audience: %+v, want the sign-in token", s)
+	}
+	if s := specFor(&proxy.Route{Audience: "billing"}, nil, "orders"); s.signIn || s.want.Audience != "billing" {
+		t.Errorf("route for another audience: %+v, want its own token", s)
 	}
 }
 

@@ -33,7 +33,7 @@ func (m *Manager) renew(ctx context.Context, key string, sp *spec) (proxy.Creden
 			now := time.Now()
 			if t, ok := freshToken(rec, sp, now); ok {
 				var err error
-				cred, err = m.credential(rec, t)
+				cred, err = m.checked(rec, sp, t)
 				m.cfg.Refreshed("coalesced")
 				return false, err
 			}
@@ -44,11 +44,12 @@ func (m *Manager) renew(ctx context.Context, key string, sp *spec) (proxy.Creden
 			}
 			if err != nil {
 				// A token exchange can fail after the sign-in token was
-				// refreshed for it: keep what that refresh rotated.
-				return rec.RefreshToken != oldRefresh || rec.AccessToken != oldAccess, err
+				// refreshed for it: keep what that refresh rotated, and a
+				// refused token's mark.
+				return rec.RefreshToken != oldRefresh || rec.AccessToken != oldAccess || mismatched(err), err
 			}
 			t, _ := freshToken(rec, sp, now)
-			cred, err = m.credential(rec, t)
+			cred, err = m.checked(rec, sp, t)
 			m.cfg.Refreshed("ok")
 			return true, err
 		})
@@ -89,7 +90,7 @@ func (m *Manager) failed(ctx context.Context, key string, err error) error {
 	m.cfg.Refreshed("failed")
 	var te *oidcclient.TokenError
 	switch {
-	case errors.Is(err, ErrExchangeRefused), errors.Is(err, ErrTokenRefused), errors.Is(err, oidcclient.ErrAudienceMismatch),
+	case errors.Is(err, ErrExchangeRefused), errors.Is(err, ErrTokenRefused), errors.Is(err, oidcclient.ErrAudienceMismatch), errors.Is(err, oidcclient.ErrScopeMismatch),
 		errors.As(err, &te), errors.Is(err, oidcclient.ErrUnavailable):
 		return err
 	case errors.Is(err, session.ErrLockNotObtained), errors.Is(err, context.DeadlineExceeded):
@@ -146,7 +147,7 @@ func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) err
 	case err != nil:
 		return err
 	}
-	if err := checkAudience(t, sp); err != nil {
+	if err := m.checkToken(rec, t, sp); err != nil {
 		return err
 	}
 	m.storeAudienceToken(rec, t, sp.key)
@@ -158,7 +159,7 @@ func (m *Manager) obtain(ctx context.Context, rec *session.Record, sp *spec) err
 // audience.
 func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spec) error {
 	if !sp.signIn {
-		if err := checkAudience(t, sp); err != nil {
+		if err := m.checkToken(rec, t, sp); err != nil {
 			return err
 		}
 		m.storeAudienceToken(rec, t, sp.key)
@@ -166,6 +167,7 @@ func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spe
 	}
 	rec.AccessToken = session.Secret(t.AccessToken)
 	rec.AccessTokenType = t.TokenType
+	rec.AccessRefused = m.SignInRefusal(t.AccessToken)
 	rec.AccessExpiry = t.Expiry
 	rec.AccessRefreshAt = m.RefreshAt(time.Now(), t.Expiry)
 	if t.IDToken != "" {
@@ -174,11 +176,34 @@ func (m *Manager) applyRefresh(rec *session.Record, t *oidcclient.Token, sp *spe
 	return nil
 }
 
-// checkAudience refuses an API token whose aud does not name the route's
+// checkToken refuses an API token whose aud does not name the route's
 // resource or audience (RFC 8707: a strict provider's token for a
-// resource has exactly that aud).
-func checkAudience(t *oidcclient.Token, sp *spec) error {
-	return oidcclient.CheckAudience(t.AccessToken, sp.req.Resource, sp.req.Audience)
+// resource has exactly that aud), or that lacks a scope the route asked
+// for. The token is dropped, but the refusal is kept in rec until the
+// token would have been due, so that calls meanwhile are refused without
+// asking the provider again (each ask would rotate the refresh token for
+// nothing).
+func (m *Manager) checkToken(rec *session.Record, t *oidcclient.Token, sp *spec) error {
+	err := m.cfg.Provider.CheckToken(t.AccessToken, sp.want)
+	if err == nil {
+		return nil
+	}
+	m.cfg.Logger.Warn("tokens: the provider's access token for this API does not carry what the route asked for; not sent",
+		"route", sp.prefix, "cause", err.Error())
+	why := refusedScope
+	if errors.Is(err, oidcclient.ErrAudienceMismatch) {
+		why = refusedAudience
+	}
+	if rec.Tokens == nil {
+		rec.Tokens = map[string]session.Token{}
+	}
+	rec.Tokens[sp.key] = session.Token{Refused: why, Expiry: t.Expiry, RefreshAt: m.RefreshAt(time.Now(), t.Expiry)}
+	return err
+}
+
+// mismatched: err is checkToken's, which marked the record.
+func mismatched(err error) bool {
+	return errors.Is(err, oidcclient.ErrAudienceMismatch) || errors.Is(err, oidcclient.ErrScopeMismatch)
 }
 
 // refusedTarget: the provider refused the token for its resource or

@@ -97,7 +97,7 @@ func TestExpiryBannerInEveryTab(t *testing.T) {
 // Entra ID does; the session ends and the app's open tab shows why.
 func TestFrontchannelLogoutInFrame(t *testing.T) {
 	chromiumPath(t)
-	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) { c.OIDC.FrontchannelLogout = true }})
+	env := harness.Start(t, harness.Options{Config: func(c *bff.Config) { c.OIDC.FrontchannelLogout = new(true) }})
 	app := env.Default.URL
 	a := newTab(t, "app")
 	signIn(a, app, env.OPURL, false)

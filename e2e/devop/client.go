@@ -14,6 +14,7 @@ type client struct {
 	issuer    string
 	apiScopes []string
 	idTTL     time.Duration
+	opaque    bool // Config.Like google: opaque access tokens
 }
 
 var _ op.Client = (*client)(nil)
@@ -49,9 +50,17 @@ func (c *client) LoginURL(authRequestID string) string {
 	return c.issuer + loginPath + "?authRequestID=" + authRequestID
 }
 
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
-func (c *client) IDTokenLifetime() time.Duration      { return c.idTTL }
-func (c *client) DevMode() bool                       { return false }
+// AccessTokenType is bearer (opaque, op's encrypted token ID) for google,
+// else JWT.
+func (c *client) AccessTokenType() op.AccessTokenType {
+	if c.opaque {
+		return op.AccessTokenTypeBearer
+	}
+	return op.AccessTokenTypeJWT
+}
+
+func (c *client) IDTokenLifetime() time.Duration { return c.idTTL }
+func (c *client) DevMode() bool                  { return false }
 
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }

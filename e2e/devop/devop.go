@@ -31,6 +31,45 @@
 // successful login starts a new sid. It does not add the RFC 9207 iss
 // parameter to authorization responses, because op does not support it. It serves plain http and must be mounted at the origin
 // root of its issuer. It is not for production use.
+//
+// # Provider quirks
+//
+// Config.Like makes devop behave like one real provider where providers
+// differ, so a relying party's provider presets can be tested (like.go).
+// "" keeps everything above. The modes:
+//
+//   - "auth0": the audience parameter picks the access token's aud among
+//     Config.Audiences (the tenant's APIs); without one, or with one not
+//     registered, the token silently gets Config.DefaultAudience (else the
+//     client ID), as Auth0's "Default Audience" setting does. A refresh
+//     with a registered audience gets a token for it (multi-resource
+//     refresh tokens), else silently the sign-in's audience. resource is
+//     never read (Auth0 ignores it unless "Resource Parameter
+//     Compatibility Profile" is on). No token exchange.
+//   - "entra": Microsoft Entra ID's v2 endpoint. Scopes "<resource>/<perm>"
+//     (listed in Config.APIScopes) and "<resource>/.default" name one
+//     resource per request: two resources are invalid_scope (AADSTS28000)
+//     and the resource parameter is invalid_request (AADSTS901002), at
+//     authorize and at the token endpoint; audience is ignored. The access
+//     token's aud is the resource (api://<GUID> gives <GUID>, the API's
+//     application ID, as in v2 tokens) and its scp claim holds the short
+//     permission names, with no scope claim. A refresh token works for any
+//     resource. Discovery offers front-channel logout and no back-channel
+//     logout; [Provider.BackChannelLogout] refuses to send. No token
+//     exchange (Entra has its own on-behalf-of grant instead).
+//   - "keycloak": the refresh grant ignores audience and resource (the
+//     token keeps the client's default aud, the client ID); token exchange
+//     (Keycloak's standard token exchange v2) reads audience, not resource.
+//   - "google": offline_access is invalid_scope; a refresh token is issued
+//     only for access_type=offline with prompt=consent (Google issues one
+//     on consent); access tokens are opaque ("ya29."...), still accepted
+//     at userinfo and introspection; audience and resource are ignored; no
+//     token exchange.
+//
+// Where a mode is silent, devop behaves as without it; client_credentials
+// follows the mode's audience rule only. Refresh tokens rotate in every
+// mode. [Provider.SetWithheldScopes] imitates a provider granting fewer
+// scopes than asked, in any mode.
 package devop
 
 import (
@@ -45,6 +84,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -99,7 +139,9 @@ type Config struct {
 	// refresh_token grant (even if not granted at sign-in), on
 	// client_credentials and on token exchange. Others are refused with
 	// invalid_scope (refresh, client_credentials, token exchange) or dropped
-	// (authorize).
+	// (authorize). With Like "entra" they are Entra resource scopes
+	// "<resource>/<permission>", and "<resource>/.default" is added for each
+	// resource listed.
 	APIScopes []string
 	// AccessTokenLifetime defaults to 5 minutes.
 	AccessTokenLifetime time.Duration
@@ -122,6 +164,18 @@ type Config struct {
 	// and amr. Default false: every request shows the form and starts a
 	// new sid.
 	SingleSignOn bool
+	// Like imitates one provider's quirks: "" (default) none, or
+	// [LikeAuth0], [LikeEntra], [LikeKeycloak], [LikeGoogle]; see the
+	// package documentation. Any other value is an error.
+	Like string
+	// DefaultAudience is Auth0's tenant setting "Default Audience": the aud
+	// of access tokens whose request names no registered audience; empty
+	// means the client ID. Like "auth0" only.
+	DefaultAudience string
+	// Audiences are the APIs registered at the Auth0 tenant, the audience
+	// values a request may pick (DefaultAudience counts as registered).
+	// Like "auth0" only.
+	Audiences []string
 }
 
 // Counts are the calls the provider saw, including failed ones and ones
@@ -179,20 +233,27 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	var opStore op.Storage = store
+	if !store.like.tokenExchange() {
+		opStore = withoutExchange(store)
+	}
 	opCfg := &op.Config{
 		DefaultLogoutRedirectURI:          loggedOutPath,
 		CodeMethodS256:                    true,
 		AuthMethodPost:                    true,
 		GrantTypeRefreshToken:             true,
-		SupportedScopes:                   append(slices.Clone(op.DefaultSupportedScopes), cfg.APIScopes...),
-		BackChannelLogoutSupported:        true,
-		BackChannelLogoutSessionSupported: true,
+		SupportedScopes:                   append(slices.Clone(op.DefaultSupportedScopes), store.apiScopes...),
+		BackChannelLogoutSupported:        store.like.backChannelLogout(),
+		BackChannelLogoutSessionSupported: store.like.backChannelLogout(),
 	}
 	if _, err := rand.Read(opCfg.CryptoKey[:]); err != nil {
 		return nil, fmt.Errorf("devop: crypto key: %w", err)
 	}
-	o, err := op.NewProvider(opCfg, store, op.StaticIssuer(issuer),
-		op.WithAllowInsecure(), op.WithLogger(cfg.Logger))
+	opts := []op.Option{op.WithAllowInsecure(), op.WithLogger(cfg.Logger)}
+	if store.like.opaqueAccessTokens() {
+		opts = append(opts, op.WithCrypto(googleCrypto{op.NewAESCrypto(opCfg.CryptoKey)}))
+	}
+	o, err := op.NewProvider(opCfg, opStore, op.StaticIssuer(issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("devop: %w", err)
 	}
@@ -212,6 +273,9 @@ func New(cfg Config) (*Provider, error) {
 	p.mux.HandleFunc(endSessionPath, p.serveEndSession)
 	p.mux.HandleFunc("GET "+FrontChannelLogoutPath, p.serveFrontChannelLogout)
 	p.mux.HandleFunc(authorizePath, p.serveAuthorize)
+	if !store.like.backChannelLogout() {
+		p.mux.HandleFunc("GET "+oidc.DiscoveryEndpoint, p.serveFrontChannelDiscovery)
+	}
 	p.mux.Handle("/", o)
 	return p, nil
 }
@@ -247,6 +311,14 @@ func validate(cfg Config) error {
 		default:
 			errs = append(errs, fmt.Errorf("devop: Clients[%d]: AuthMethod %q is not client_secret_basic or client_secret_post", i, c.AuthMethod))
 		}
+	}
+	switch cfg.Like {
+	case "", LikeAuth0, LikeEntra, LikeKeycloak, LikeGoogle:
+	default:
+		errs = append(errs, fmt.Errorf("devop: Like %q is not auth0, entra, keycloak, google or empty", cfg.Like))
+	}
+	if cfg.Like != LikeAuth0 && (cfg.DefaultAudience != "" || len(cfg.Audiences) > 0) {
+		errs = append(errs, errors.New("devop: DefaultAudience and Audiences need Like auth0"))
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -32,28 +33,43 @@ const (
 
 // requestParams are the parameters op does not read itself but devop's
 // storage needs: the audience (audience and resource values) of the access
-// token and whether the client asked for a scope. Middleware puts them in
-// the request context; storage reads them with paramsFrom.
+// token, the raw audience, resource and scope values (for [Config.Like])
+// and whether the client asked for a scope. Middleware puts them in the
+// request context; storage reads them with paramsFrom.
 type requestParams struct {
-	audience       []string
+	audience       []string // audience and resource values
+	audienceParam  []string // audience values only
+	resource       []string
+	scope          []string
 	scopeRequested bool
+	accessType     string // Google's access_type
 }
 
 type paramsKey struct{}
 
 func withParams(ctx context.Context, form url.Values) context.Context {
-	var aud []string
-	for _, v := range append(slices.Clone(form["audience"]), form["resource"]...) {
+	p := requestParams{
+		audienceParam:  fields(form["audience"]),
+		resource:       fields(form["resource"]),
+		scope:          strings.Fields(form.Get("scope")),
+		scopeRequested: strings.TrimSpace(form.Get("scope")) != "",
+		accessType:     form.Get("access_type"),
+	}
+	p.audience = fields(append(slices.Clone(p.audienceParam), p.resource...))
+	return context.WithValue(ctx, paramsKey{}, p)
+}
+
+// fields splits space-separated values and drops duplicates.
+func fields(values []string) []string {
+	var out []string
+	for _, v := range values {
 		for _, a := range strings.Fields(v) {
-			if !slices.Contains(aud, a) {
-				aud = append(aud, a)
+			if !slices.Contains(out, a) {
+				out = append(out, a)
 			}
 		}
 	}
-	return context.WithValue(ctx, paramsKey{}, requestParams{
-		audience:       aud,
-		scopeRequested: strings.TrimSpace(form.Get("scope")) != "",
-	})
+	return out
 }
 
 func paramsFrom(ctx context.Context) requestParams {
@@ -93,23 +109,34 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "provider is down")
 		return
 	}
+	if code, desc := p.store.like.checkToken(r.Form); code != "" {
+		writeOAuthError(w, http.StatusBadRequest, code, desc)
+		return
+	}
 	if oidc.GrantType(grant) == oidc.GrantTypeTokenExchange {
-		adaptTokenExchange(r)
+		adaptTokenExchange(r, p.store.like.mode != LikeKeycloak)
 	}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	p.op.ServeHTTP(rec, r.WithContext(withParams(r.Context(), r.Form)))
+	body := rec.body.Bytes()
 	if rec.status == http.StatusOK {
-		p.recordIssued(rec.body.Bytes())
+		body = p.store.grantResponseScope(body)
+		p.recordIssued(body)
 	}
+	maps.Copy(w.Header(), rec.header)
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(body)
 }
 
 // adaptTokenExchange fits a token-exchange request to what op reads: op
 // takes the access token's aud from audience only, so resource values are
-// added to it, and op authenticates the client with HTTP basic only, so
-// client_secret_post credentials are moved into the header.
-func adaptTokenExchange(r *http.Request) {
+// added to it (unless resource is to be ignored, as Keycloak does), and op
+// authenticates the client with HTTP basic only, so client_secret_post
+// credentials are moved into the header.
+func adaptTokenExchange(r *http.Request, readResource bool) {
 	for _, res := range r.Form["resource"] {
-		if !slices.Contains(r.Form["audience"], res) {
+		if readResource && !slices.Contains(r.Form["audience"], res) {
 			r.Form["audience"] = append(r.Form["audience"], res)
 		}
 	}
@@ -162,19 +189,14 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 }
 
-// recorder copies a token response so the issued tokens can be recorded.
+// recorder holds op's token response, so its scope field can be set to
+// what was granted and the issued tokens recorded before it is sent.
 type recorder struct {
-	http.ResponseWriter
+	header http.Header
 	status int
 	body   bytes.Buffer
 }
 
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
-}
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(code int)        { r.status = code }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }

@@ -80,10 +80,15 @@ func (p *Provider) LogoutTokenClaims(clientID, sub, sid string) map[string]any {
 // token for sub and/or sid (at least one is required) to every client with
 // a BackChannelLogoutURI, as a form POST with the logout_token field. It
 // tries every client and returns the first error; a non-2xx answer is an
-// error. It does not revoke any token: it only notifies the clients.
+// error. It does not revoke any token: it only notifies the clients. With
+// Config.Like "entra", which has no back-channel logout, it sends nothing
+// and returns an error.
 func (p *Provider) BackChannelLogout(ctx context.Context, sub, sid string) error {
 	if sub == "" && sid == "" {
 		return errors.New("devop: back-channel logout: sub or sid is required")
+	}
+	if !p.store.like.backChannelLogout() {
+		return fmt.Errorf("devop: back-channel logout: not supported with Like %q", p.store.like.mode)
 	}
 	p.store.mu.Lock()
 	targets := map[string]string{}
@@ -123,4 +128,23 @@ func (p *Provider) sendLogoutToken(ctx context.Context, clientID, uri, sub, sid 
 		return fmt.Errorf("devop: back-channel logout to %s: status %s", clientID, resp.Status)
 	}
 	return nil
+}
+
+// serveFrontChannelDiscovery serves op's discovery document with
+// frontchannel_logout_supported and frontchannel_logout_session_supported
+// (OpenID Connect Front-Channel Logout 1.0, section 3), which op does not
+// write, for providers that offer front-channel but no back-channel logout
+// (Config.Like "entra").
+func (p *Provider) serveFrontChannelDiscovery(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	p.op.ServeHTTP(rec, r)
+	var doc map[string]any
+	if rec.status != http.StatusOK || json.Unmarshal(rec.body.Bytes(), &doc) != nil {
+		http.Error(w, "discovery unavailable", http.StatusInternalServerError)
+		return
+	}
+	doc["frontchannel_logout_supported"] = true
+	doc["frontchannel_logout_session_supported"] = true
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(doc)
 }

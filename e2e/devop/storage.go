@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +22,7 @@ type storage struct {
 	key       *signingKey
 	apiScopes []string
 	idTTL     time.Duration
+	like      like // Config.Like
 
 	mu            sync.Mutex
 	accessTTL     time.Duration
@@ -38,6 +38,7 @@ type storage struct {
 	signIns       map[string]*signInState  // remembered sign-ins by cookie value
 	ignoreACR     bool                     // SetIgnoreACRValues
 	ignoreMaxAge  bool                     // SetIgnoreMaxAge
+	withheld      []string                 // SetWithheldScopes
 }
 
 type accessToken struct {
@@ -68,6 +69,7 @@ type refreshToken struct {
 	clientID string
 	subject  string
 	scopes   []string // granted at sign-in
+	audience []string // of the sign-in's access token
 	sid      string
 	authTime time.Time
 	amr      []string
@@ -91,10 +93,12 @@ func newStorage(cfg Config, issuer string) (*storage, error) {
 	if err != nil {
 		return nil, err
 	}
+	l := newLike(cfg)
 	s := &storage{
 		issuer:        issuer,
 		key:           key,
-		apiScopes:     slices.Clone(cfg.APIScopes),
+		like:          l,
+		apiScopes:     l.apiScopes(cfg.APIScopes),
 		idTTL:         cfg.IDTokenLifetime,
 		accessTTL:     cfg.AccessTokenLifetime,
 		refreshTTL:    cfg.RefreshTokenLifetime,
@@ -115,7 +119,8 @@ func newStorage(cfg Config, issuer string) (*storage, error) {
 	for _, c := range cfg.Clients {
 		c.RedirectURIs = slices.Clone(c.RedirectURIs)
 		c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
-		s.clients[c.ID] = &client{cfg: c, issuer: issuer, apiScopes: s.apiScopes, idTTL: cfg.IDTokenLifetime}
+		s.clients[c.ID] = &client{cfg: c, issuer: issuer, apiScopes: s.apiScopes, idTTL: cfg.IDTokenLifetime,
+			opaque: l.opaqueAccessTokens()}
 	}
 	return s, nil
 }
@@ -126,13 +131,17 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if req.CodeChallenge == "" || req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE with code_challenge_method=S256 is required")
 	}
+	params := paramsFrom(ctx)
+	if err := s.like.checkAuthorize(params); err != nil {
+		return nil, err
+	}
 	a := &authRequest{
-		audienceSwitch: audienceSwitch{clientID: req.ClientID, accessAudience: paramsFrom(ctx).audience},
+		audienceSwitch: audienceSwitch{clientID: req.ClientID, accessAudience: s.like.requestedAudience(params)},
 		id:             rand.Text(),
 		req:            *req,
 		created:        time.Now(),
 	}
-	a.req.Scopes = slices.Clone(req.Scopes)
+	a.req.Scopes = s.like.authorizeScopes(req.Scopes, params, req.Prompt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.authRequests[a.id] = a
@@ -226,7 +235,7 @@ func (s *storage) newAccessTokenLocked(req op.TokenRequest) *accessToken {
 	t := &accessToken{
 		id:      rand.Text(),
 		subject: req.GetSubject(),
-		scopes:  slices.Clone(req.GetScopes()),
+		scopes:  s.grantLocked(req.GetScopes()),
 		expires: time.Now().Add(s.accessTTL),
 	}
 	switch r := req.(type) {
@@ -271,7 +280,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	switch r := req.(type) {
 	case *authRequest:
 		rt = refreshToken{clientID: r.GetClientID(), subject: r.subject, scopes: r.GetScopes(),
-			sid: r.sid, authTime: r.authTime, amr: r.GetAMR(), acr: r.acr}
+			audience: r.accessTokenAudience(), sid: r.sid, authTime: r.authTime, amr: r.GetAMR(), acr: r.acr}
 	case *refreshRequest:
 		old, ok := s.refreshTokens[currentRefreshToken]
 		if !ok || !now.Before(old.expires) || old.id != r.rt.id {
@@ -318,8 +327,12 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 			}
 		}
 	}
+	granted := params.scope
+	if !params.scopeRequested {
+		granted = cp.scopes
+	}
 	return &refreshRequest{
-		audienceSwitch: audienceSwitch{clientID: cp.clientID, accessAudience: params.audience},
+		audienceSwitch: audienceSwitch{clientID: cp.clientID, accessAudience: s.like.refreshAudience(params, cp.audience, granted)},
 		rt:             cp,
 		scopes:         scopes,
 	}, nil
@@ -452,7 +465,7 @@ func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 		}
 	}
 	return &clientRequest{
-		audienceSwitch: audienceSwitch{clientID: clientID, accessAudience: paramsFrom(ctx).audience},
+		audienceSwitch: audienceSwitch{clientID: clientID, accessAudience: s.like.requestedAudience(paramsFrom(ctx))},
 		scopes:         slices.Clone(scopes),
 	}, nil
 }
@@ -536,11 +549,11 @@ func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []
 	return nil, nil
 }
 
-// GetPrivateClaimsFromRequest adds the scope claim to access tokens. op
-// calls it while building the access token, after reading its audience; see
-// audienceSwitch.
+// GetPrivateClaimsFromRequest adds the scope (or, for entra, scp) claim to
+// access tokens. op calls it while building the access token, after
+// reading its audience; see audienceSwitch.
 func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
-	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
+	claims := s.like.scopeClaims(s.grant(req.GetScopes()))
 	if r, ok := req.(accessTokenBuilder); ok {
 		r.accessTokenBuilt()
 		r.signInStrength().addTo(claims)
@@ -609,7 +622,7 @@ func (s *storage) CreateTokenExchangeRequest(context.Context, op.TokenExchangeRe
 }
 
 func (s *storage) GetPrivateClaimsFromTokenExchangeRequest(_ context.Context, req op.TokenExchangeRequest) (map[string]any, error) {
-	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
+	claims := s.like.scopeClaims(s.grant(req.GetScopes()))
 	s.mu.Lock()
 	subj, ok := s.accessTokens[req.GetExchangeSubjectTokenIDOrToken()]
 	var st signInStrength

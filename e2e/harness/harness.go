@@ -70,6 +70,15 @@ type Options struct {
 	// SingleSignOn makes the provider remember sign-ins
 	// (devop.Config.SingleSignOn).
 	SingleSignOn bool
+	// Like makes the provider imitate a real one's quirks
+	// (devop.Config.Like: "auth0", "entra", "keycloak", "google"); ""
+	// (default) none.
+	Like string
+	// Provider changes the provider's config last, after the fields
+	// above are applied and before devop.New, for what they do not cover
+	// (e.g. DefaultAudience and Audiences for auth0, resource scopes in
+	// APIScopes for entra). Nil changes nothing.
+	Provider func(*devop.Config)
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writes.
@@ -117,7 +126,7 @@ func Start(t testing.TB, opts Options) *Env {
 
 	opSrv := httptest.NewUnstartedServer(nil)
 	e.OPURL = "http://" + opSrv.Listener.Addr().String()
-	op, err := devop.New(devop.Config{
+	opCfg := devop.Config{
 		Issuer: e.OPURL,
 		Users: []devop.User{
 			// alice has a second factor (acr mfa when asked for) and is an
@@ -138,7 +147,12 @@ func Start(t testing.TB, opts Options) *Env {
 		// Back-channel logout posts to the BFF's self-signed test server
 		// on loopback.
 		HTTPClient: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}},
-	})
+		Like:       opts.Like,
+	}
+	if opts.Provider != nil {
+		opts.Provider(&opCfg)
+	}
+	op, err := devop.New(opCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

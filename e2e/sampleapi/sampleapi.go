@@ -33,8 +33,9 @@ type Config struct {
 	Issuer string
 	// Audience must be one of the token's aud values; required.
 	Audience string
-	// RequiredScope must be in the token's scope (space-separated string) or
-	// scp (array) claim; "" requires none.
+	// RequiredScope must be in the token's scope claim (space-separated
+	// string, RFC 9068) or scp claim (space-separated string as Entra
+	// writes it, or array as Okta does); "" requires none.
 	RequiredScope string
 	// HTTPClient fetches discovery and keys; nil means http.DefaultClient.
 	HTTPClient *http.Client
@@ -146,10 +147,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var claims struct {
-		Scope    string   `json:"scope"`
-		Scp      []string `json:"scp"`
-		ACR      string   `json:"acr"`
-		AuthTime int64    `json:"auth_time"`
+		Scope    string    `json:"scope"`
+		Scp      scopeList `json:"scp"`
+		ACR      string    `json:"acr"`
+		AuthTime int64     `json:"auth_time"`
 		Cnf      struct {
 			JKT string `json:"jkt"`
 		} `json:"cnf"`
@@ -222,6 +223,24 @@ func (h *handler) stepUp(scheme, path, acr string, authTime int64) string {
 		return c
 	}
 	return ""
+}
+
+// scopeList is a scope claim that is either a space-separated string or a
+// JSON array of strings.
+type scopeList []string
+
+func (l *scopeList) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = strings.Fields(s)
+		return nil
+	}
+	var a []string
+	if err := json.Unmarshal(b, &a); err != nil {
+		return fmt.Errorf("sampleapi: scp is neither a string nor an array of strings")
+	}
+	*l = a
+	return nil
 }
 
 // describe gives a fixed, token-free reason for a failed verification.

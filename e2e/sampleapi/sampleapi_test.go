@@ -155,6 +155,8 @@ func TestAPI(t *testing.T) {
 	}{
 		{name: "right audience", token: e.clientToken("orders-api", "orders.read"), wantStatus: 200},
 		{name: "scp array", token: e.signed(claims("scope", nil, "scp", []string{"x", "orders.read"})), wantStatus: 200},
+		{name: "scp string", token: e.signed(claims("scope", nil, "scp", "x orders.read")), wantStatus: 200},
+		{name: "scp string without the scope", token: e.signed(claims("scope", nil, "scp", "orders.readx other")), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "wrong audience", token: e.clientToken("billing-api", "orders.read"), wantStatus: 401, wantError: "invalid_token", wantDesc: "token audience is not accepted"},
 		{name: "missing scope", token: e.clientToken("orders-api", "other"), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "foreign key", token: foreignToken(t, claims()), wantStatus: 401, wantError: "invalid_token", wantDesc: "token signature is invalid"},

@@ -130,6 +130,12 @@ func clientOption(cfg Config) (rueidis.ClientOption, error) {
 		// only for the reply to its next command, and invalidations
 		// would wait in its socket while the cache served stale copies.
 		opt.OnInvalidations = func([]rueidis.RedisMessage) {}
+		// rueidis keeps a cache per connection and the heartbeat's PING
+		// proves one connection alive: with one connection per node,
+		// a stalled link stops the heartbeat too, and the cache with it,
+		// within trustWindow. One pipelined connection carries this
+		// store's load (rueidis pipelines every caller's commands).
+		opt.PipelineMultiplex = -1
 	}
 	if t.unix {
 		opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {

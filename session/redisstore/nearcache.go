@@ -134,3 +134,19 @@ func (n *nearCache) recentlyWritten(key string) bool {
 	v, ok := n.recent.Load(key)
 	return ok && time.Since(v.(time.Time)) <= recentWindow
 }
+
+// pingEveryNode is the heartbeat: a PING to every node, since each keeps
+// the cached reads of its own keys (Cluster) and a stall of any one must
+// end the trust in all.
+func (r *Store) pingEveryNode(ctx context.Context) error {
+	c, err := r.conn.get()
+	if err != nil {
+		return err
+	}
+	for _, n := range c.Nodes() {
+		if err := n.Do(ctx, n.B().Ping().Build()).Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -81,9 +81,7 @@ func newStore(opt rueidis.ClientOption, cfg Config) *Store {
 	r.conn = newLazyClient(opt, timeout)
 	if !cfg.NoNearCache {
 		r.near = newNearCache()
-		go r.near.heartbeat(func(ctx context.Context) error {
-			return r.do(ctx, func(b rueidis.Builder) rueidis.Completed { return b.Ping().Build() }).Error()
-		})
+		go r.near.heartbeat(r.pingEveryNode)
 	}
 	return r
 }
