@@ -30,19 +30,22 @@ var (
 		"This server has as many open event streams as it allows; try again shortly.", nil)
 	errTooManySessionStreams = errorf(http.StatusTooManyRequests, "too_many_streams",
 		"This session has as many open event streams as it allows (one per tab); close a tab or share one stream between tabs.", nil)
+	errTooManyUserStreams = errorf(http.StatusTooManyRequests, "too_many_streams",
+		"Your sessions have as many open event streams as this server allows; close some tabs or sign out elsewhere.", nil)
 	errShuttingDown = errorf(http.StatusServiceUnavailable, "shutting_down",
 		"This server is shutting down; reconnect.", nil)
 )
 
 // eventHub counts and pokes the open streams.
 type eventHub struct {
-	maxTotal, maxPerSession int
-	heartbeat               time.Duration
-	log                     *slog.Logger
+	maxTotal, maxPerSession, maxPerUser int
+	heartbeat                           time.Duration
+	log                                 *slog.Logger
 
 	mu        sync.Mutex
 	total     int
 	bySession map[string]int
+	byUser    map[string]int // by subject: one account's many sessions
 	slots     [heartbeatSlots]map[*eventStream]struct{}
 	next      int // slot of the next stream
 
@@ -54,6 +57,8 @@ func newEventHub(cfg Config, log *slog.Logger) *eventHub {
 	h := &eventHub{
 		maxTotal:      cfg.Server.MaxEventStreams,
 		maxPerSession: cfg.Server.MaxEventStreamsPerSession,
+		maxPerUser:    cfg.Server.MaxEventStreamsPerUser,
+		byUser:        map[string]int{},
 		heartbeat:     cfg.EventHeartbeat,
 		log:           log,
 		bySession:     map[string]int{},
@@ -68,9 +73,10 @@ func newEventHub(cfg Config, log *slog.Logger) *eventHub {
 	return h
 }
 
-// open admits a stream for the session under key, or refuses it: 503 when
-// the instance is full or draining, 429 when the session is.
-func (h *eventHub) open(key string) (*eventStream, error) {
+// open admits a stream for the session under key of user subject, or
+// refuses it: 503 when the instance is full or draining, 429 when the
+// session or the user is.
+func (h *eventHub) open(key, subject string) (*eventStream, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	select {
@@ -84,11 +90,15 @@ func (h *eventHub) open(key string) (*eventStream, error) {
 	if h.bySession[key] >= h.maxPerSession {
 		return nil, errTooManySessionStreams
 	}
-	st := &eventStream{key: key, slot: h.next, kick: make(chan struct{}, 1)}
+	if h.maxPerUser > 0 && h.byUser[subject] >= h.maxPerUser {
+		return nil, errTooManyUserStreams
+	}
+	st := &eventStream{key: key, subject: subject, slot: h.next, kick: make(chan struct{}, 1)}
 	h.next = (h.next + 1) % heartbeatSlots
 	h.slots[st.slot][st] = struct{}{}
 	h.total++
 	h.bySession[key]++
+	h.byUser[subject]++
 	return st, nil
 }
 
@@ -99,6 +109,9 @@ func (h *eventHub) close(st *eventStream) {
 	h.total--
 	if h.bySession[st.key]--; h.bySession[st.key] <= 0 {
 		delete(h.bySession, st.key)
+	}
+	if h.byUser[st.subject]--; h.byUser[st.subject] <= 0 {
+		delete(h.byUser, st.subject)
 	}
 }
 

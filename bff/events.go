@@ -23,9 +23,10 @@ const eventWriteTimeout = 10 * time.Second
 // eventStream is one open stream: what its session's watcher and the
 // heartbeat wheel have for it, and the channel that wakes its handler.
 type eventStream struct {
-	key  string
-	slot int
-	kick chan struct{} // capacity 1
+	key     string
+	subject string
+	slot    int
+	kick    chan struct{} // capacity 1
 
 	mu sync.Mutex
 	p  pending
@@ -104,7 +105,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if rec == nil {
 		return errUnauthenticated
 	}
-	st, err := s.events.open(key)
+	st, err := s.events.open(key, rec.Subject)
 	if err != nil {
 		if errors.Is(err, errTooManyStreams) || errors.Is(err, errShuttingDown) {
 			w.Header().Set("Retry-After", "5")

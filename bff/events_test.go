@@ -285,6 +285,27 @@ func TestEventsCaps(t *testing.T) {
 	}
 }
 
+// TestEventsUserCap: one user's sessions together are capped, so that an
+// account signing in again and again cannot take the whole instance; a
+// refused user does not stop anyone else.
+func TestEventsUserCap(t *testing.T) {
+	r := newRig(t, harness.Options{Config: func(c *bff.Config) {
+		c.Server.MaxEventStreamsPerSession, c.Server.MaxEventStreamsPerUser = 2, 3
+	}})
+	second := r.env.NewBrowser() // alice again, another session
+	second.Login(t, r.url, harness.UserName, harness.UserPassword)
+	openEvents(t, r.b, r.url)
+	openEvents(t, r.b, r.url)
+	openEvents(t, second, r.url)
+	es := harness.OpenEvents(t, streamClient(second), harness.EventsRequest(t, r.url+"/bff/events"))
+	if es.Resp.StatusCode != http.StatusTooManyRequests || es.Resp.Header.Get("Retry-After") == "" {
+		t.Errorf("alice's 4th stream (her second session's 2nd) = %d, want 429 with Retry-After", es.Resp.StatusCode)
+	}
+	bob := r.env.NewBrowser()
+	bob.Login(t, r.url, harness.OtherName, harness.OtherPass)
+	openEvents(t, bob, r.url)
+}
+
 // TestEventsDrain: Drain (SIGTERM) ends every stream, so the shutdown does
 // not wait for them, and refuses new ones with 503.
 func TestEventsDrain(t *testing.T) {

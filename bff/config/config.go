@@ -313,6 +313,12 @@ type ServerConfig struct {
 	// streams on this instance (a tab each); more are refused 429.
 	// Default 16.
 	MaxEventStreamsPerSession int `yaml:"max_event_streams_per_session"`
+	// MaxEventStreamsPerUser bounds the open /bff/events streams of all
+	// the sessions of one user (subject) on this instance, so that one
+	// account signing in many times cannot take the instance's whole
+	// MaxEventStreams; more are refused 429. Default 64 (four devices'
+	// worth of tabs).
+	MaxEventStreamsPerUser int `yaml:"max_event_streams_per_user"`
 }
 
 // RateLimitConfig limits sign-ins per client address (an IPv6 client by its

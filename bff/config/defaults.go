@@ -81,6 +81,7 @@ func (c *Config) SetDefaults() {
 	setDuration(&c.Server.ShutdownTimeout, 20*time.Second)
 	setInt(&c.Server.MaxEventStreams, 10000)
 	setInt(&c.Server.MaxEventStreamsPerSession, 16)
+	setInt(&c.Server.MaxEventStreamsPerUser, 64)
 
 	setInt(&c.RateLimit.LoginPerMinute, 600)
 	setInt(&c.RateLimit.Burst, 600)

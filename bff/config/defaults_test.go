@@ -34,7 +34,7 @@ func TestSetDefaults(t *testing.T) {
 		Server: ServerConfig{
 			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 			MaxHeaderBytes: 64 << 10, ShutdownTimeout: 20 * time.Second,
-			MaxEventStreams: 10000, MaxEventStreamsPerSession: 16,
+			MaxEventStreams: 10000, MaxEventStreamsPerSession: 16, MaxEventStreamsPerUser: 64,
 		},
 		RateLimit: RateLimitConfig{LoginPerMinute: 600, Burst: 600},
 	}

@@ -357,6 +357,9 @@ func (v *validator) rest(c Config) {
 	if c.Server.MaxEventStreamsPerSession < 0 {
 		v.add("server.max_event_streams_per_session", "must be positive")
 	}
+	if c.Server.MaxEventStreamsPerUser < 0 {
+		v.add("server.max_event_streams_per_user", "must be positive")
+	}
 	if c.RateLimit.Burst < 0 {
 		v.add("rate_limit.burst", "must not be negative")
 	}
