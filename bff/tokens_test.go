@@ -398,10 +398,11 @@ func TestTokenRenewalCoalesced(t *testing.T) {
 			})
 			r.mustAPI(t, tt.path) // the route's token, 2s
 			bu := r.newBurster(t, n)
-			// Round 1 renews to an 8s token: enough for the whole burst to
-			// find it fresh on a busy machine, short enough for a second
+			// Round 1 renews to a 15s token: enough for the whole burst to
+			// find it fresh on a busy machine (8s was not always, under
+			// -race with other suites running), short enough for a second
 			// round.
-			rounds := []time.Duration{8 * time.Second, 5 * time.Minute}
+			rounds := []time.Duration{15 * time.Second, 5 * time.Minute}
 			wait := dueAfter(2 * time.Second)
 			for i, next := range rounds {
 				r.env.OP.SetAccessTokenLifetime(next)
